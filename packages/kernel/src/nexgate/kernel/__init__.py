@@ -1,0 +1,1 @@
+"""Nexgate shared kernel: only what every context needs, once."""

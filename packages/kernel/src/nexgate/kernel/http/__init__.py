@@ -1,0 +1,1 @@
+"""Litestar glue shared by every context: problem+json, auth, idempotency, rate limits."""
