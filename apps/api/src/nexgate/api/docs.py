@@ -1,0 +1,48 @@
+"""API documentation that renders with no internet: Swagger UI assets served by the app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
+
+from nexgate.worker.app import VERSION, asyncapi
+
+ASSETS = "/schema/assets"
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Nexgate API",
+        version=VERSION,
+        description="Social commerce for East Africa: products, events, feeds and mobile-money checkout.",
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
+                path="/swagger",
+            )
+        ],
+    )
+
+
+swagger_assets = create_static_files_router(
+    path=ASSETS, directories=[str(swagger_ui_path)], include_in_schema=False, name="swagger-assets"
+)
+
+
+@get("/docs", include_in_schema=False)
+async def docs_home() -> Redirect:
+    return Redirect("/schema/swagger")
+
+
+@get("/docs/asyncapi.json", include_in_schema=False, summary="AsyncAPI 3.0 document of the messages")
+async def asyncapi_document(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    return Response(asyncapi(request.app.state.worker_spec).to_specification().to_jsonable())

@@ -1,0 +1,156 @@
+"""``Idempotency-Key`` for POSTs a mobile client retries (Stripe's design, peers.md 4.3).
+
+Mark a route with ``opt={"idempotent": True}``. The first response for a
+(caller, key, method, path) is kept for ``idempotency_ttl_s`` and replayed with
+``Idempotent-Replayed: true``; the same key with a different body is a 422; a
+retry while the first request still runs is a 409. Responses that say the
+request was not acted on (validation, auth, rate limit, unavailable) are not
+kept, so the client can fix the request and reuse its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from redis.asyncio import Redis
+
+from nexgate.kernel.errors import Conflict, MalformedRequest, PayloadTooLarge, ValidationFailed
+from nexgate.kernel.security.principal import Principal
+
+HEADER = b"idempotency-key"
+_NOT_KEPT = frozenset({400, 401, 403, 413, 415, 422, 429, 503})
+#: How long a running request holds its key: a crashed request frees it after this.
+_RUNNING_TTL_S = 60
+
+
+class StoredResponse(msgspec.Struct):
+    fingerprint: str
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = []
+    body: bytes = b""
+
+    @property
+    def running(self) -> bool:
+        return self.status == 0
+
+
+class IdempotencyStore:
+    def __init__(self, redis: Redis, *, prefix: str, ttl_s: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl_s = ttl_s
+
+    def key(self, caller: str, method: str, path: str, idempotency_key: str) -> str:
+        digest = hashlib.sha256(f"{caller}\n{method}\n{path}\n{idempotency_key}".encode()).hexdigest()
+        return f"{self._prefix}idem:{digest}"
+
+    async def begin(self, key: str, fingerprint: str) -> StoredResponse | None:
+        """Claim ``key``; None if claimed now, else what the first request left."""
+        claimed = await self._redis.set(
+            key, msgspec.msgpack.encode(StoredResponse(fingerprint)), nx=True, ex=_RUNNING_TTL_S
+        )
+        if claimed:
+            return None
+        raw = await self._redis.get(key)
+        if raw is None:  # expired in between: claim again
+            return await self.begin(key, fingerprint)
+        return msgspec.msgpack.decode(raw, type=StoredResponse)
+
+    async def finish(self, key: str, response: StoredResponse) -> None:
+        if response.status in _NOT_KEPT:
+            await self._redis.delete(key)
+        else:
+            await self._redis.set(key, msgspec.msgpack.encode(response), ex=self._ttl_s)
+
+    async def abandon(self, key: str) -> None:
+        await self._redis.delete(key)
+
+
+class IdempotencyMiddleware(ASGIMiddleware):
+    """Needs ``app.state.idempotency`` (an `IdempotencyStore`) and ``app.state.max_body_bytes``."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler = scope.get("route_handler")
+        raw_key = next((v for k, v in scope["headers"] if k.lower() == HEADER), None)
+        if raw_key is None or handler is None or not handler.opt.get("idempotent"):
+            await next_app(scope, receive, send)
+            return
+        # Errors raised here reach the app's exception handlers and render as problem+json.
+        idempotency_key = raw_key.decode("latin-1").strip()
+        if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
+            raise MalformedRequest("Idempotency-Key must be 1 to 255 printable characters.")
+        state = scope["app"].state
+        store: IdempotencyStore = state.idempotency
+        body = await _read_body(receive, state.max_body_bytes)
+        user = scope.get("user")
+        caller = str(user.user_id) if isinstance(user, Principal) else "anonymous"
+        key = store.key(caller, scope["method"], scope["path"], idempotency_key)
+        fingerprint = hashlib.sha256(body).hexdigest()
+
+        previous = await store.begin(key, fingerprint)
+        if previous is not None:
+            if previous.fingerprint != fingerprint:
+                raise ValidationFailed(
+                    "This Idempotency-Key was used with a different request body.", code="idempotency_key_reused"
+                )
+            if previous.running:
+                raise Conflict(
+                    "A request with this Idempotency-Key is still running; retry shortly.",
+                    code="idempotency_request_in_progress",
+                )
+            await _replay(previous, send)
+            return
+
+        record = StoredResponse(fingerprint)
+        body_sent = False
+
+        async def replay_receive() -> Message:
+            nonlocal body_sent
+            if body_sent:
+                return await receive()
+            body_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+                record.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+            elif message["type"] == "http.response.body":
+                record.body += message.get("body", b"")
+            await send(message)
+
+        try:
+            await next_app(scope, replay_receive, capture)
+        except BaseException:
+            await store.abandon(key)
+            raise
+        await store.finish(key, record)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _replay(stored: StoredResponse, send: Send) -> None:
+    headers = [(k, v) for k, v in stored.headers if k.lower() not in (b"x-request-id",)]
+    await send({"type": "http.response.start", "status": stored.status, "headers": [*headers, (b"idempotent-replayed", b"true")]})
+    await send({"type": "http.response.body", "body": stored.body, "more_body": False})

@@ -1,0 +1,1 @@
+"""Messaging between contexts: broker factory, naming, consumers, outbox relay, scheduler."""

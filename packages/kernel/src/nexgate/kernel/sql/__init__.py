@@ -1,0 +1,1 @@
+"""SQLAlchemy helpers shared by every context's sql adapters."""

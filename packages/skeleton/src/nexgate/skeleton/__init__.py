@@ -1,0 +1,1 @@
+"""Skeleton: the template context. Copy this package to start a new one."""

@@ -1,0 +1,1 @@
+"""HTTP adapter: controllers, request/response Structs and the context's Litestar plugin."""

@@ -1,0 +1,1 @@
+"""Messaging adapter: the context's FastStream router with thin consumers."""

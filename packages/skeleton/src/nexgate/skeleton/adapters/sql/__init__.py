@@ -1,0 +1,1 @@
+"""PostgreSQL adapters of the skeleton context (schema ``skeleton``)."""
