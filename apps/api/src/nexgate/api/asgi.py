@@ -27,7 +27,7 @@ from nexgate.kernel.http.auth import PrincipalMiddleware, auth_state, provide_pr
 from nexgate.kernel.http.idempotency import IdempotencyMiddleware, IdempotencyStore
 from nexgate.kernel.http.problems import exception_handlers
 from nexgate.kernel.http.ratelimit import RateLimiter
-from nexgate.kernel.http.requests import RequestContextMiddleware
+from nexgate.kernel.http.requests import RequestContextMiddleware, echo_request_id
 from nexgate.kernel.logging import configure_logging
 from nexgate.kernel.messaging.broker import make_broker
 from nexgate.kernel.runtime import Runtime, build_runtime
@@ -124,6 +124,7 @@ def create_app(
         lifespan=[lifespan],
         state=State(state),
         request_max_body_size=settings.max_body_bytes,
+        before_send=[echo_request_id],
         logging_config=None,
         debug=False,
     )

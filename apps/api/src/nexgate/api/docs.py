@@ -28,6 +28,7 @@ def openapi_config() -> OpenAPIConfig:
                 css_url=f"{ASSETS}/swagger-ui.css",
                 standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
                 path="/swagger",
+                favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
             )
         ],
     )

@@ -10,6 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from faststream.rabbit import RabbitBroker
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from nexgate.kernel.runtime import Runtime
 
@@ -44,7 +45,9 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready", summary="PostgreSQL, Redis and RabbitMQ are reachable")
-    async def ready(self, runtime: Runtime, broker: RabbitBroker) -> Response[Readiness]:
+    async def ready(
+        self, runtime: NamedDependency[Runtime], broker: NamedDependency[RabbitBroker]
+    ) -> Response[Readiness]:
         async def postgres() -> None:
             async with runtime.database().engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))

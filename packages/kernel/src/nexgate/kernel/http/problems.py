@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -22,6 +22,7 @@ from litestar.exceptions import (
 )
 from litestar.types import ExceptionHandlersMap
 
+from nexgate.kernel.http.requests import request_id_of
 from nexgate.kernel.errors import DomainError, FieldProblem, NotAuthenticated, RateLimited
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -76,7 +77,7 @@ def problem_response(
         code=code,
         detail=detail,
         instance=request.scope.get("path"),
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=request_id_of(request.scope),
         errors=errors,
         extra=extra or None,
     )
@@ -181,4 +182,3 @@ def exception_handlers() -> ExceptionHandlersMap:
     }
 
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "MediaType", "Problem", "exception_handlers", "problem_response"]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexgate.kernel.clock import Clock
@@ -47,7 +47,7 @@ class NoteController(Controller):
 
     @get("/{note_id:uuid}", summary="Read one of my notes")
     async def read(
-        self, note_id: uuid.UUID, principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
+        self, note_id: FromPath[uuid.UUID], principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
     ) -> NoteOut:
         note = await use_cases.read_note(
             actor_id=principal.user_id, note_id=note_id, notes=SqlNoteRepository(db_session)
@@ -60,8 +60,8 @@ class NoteController(Controller):
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         cursors: NamedDependency[CursorCodec],
-        cursor: str | None = None,
-        limit: int | None = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
     ) -> Page[NoteOut]:
         size = validate_limit(limit)
         after = cursors.decode(cursor, _CURSOR_TYPES) if cursor else None
