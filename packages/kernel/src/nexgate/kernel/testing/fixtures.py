@@ -1,10 +1,10 @@
 """Pytest fixtures on the real PostgreSQL, Redis, RabbitMQ and a SeaweedFS S3 server.
 
-Isolation by construction:
-- one database per pytest-xdist worker (``nexgate_test_<worker>``), migrated once
-  with the real Alembic migrations of every installed context, emptied before
-  each test;
-- one Redis database per worker, flushed before each test;
+Isolation by construction, also between test runs that share the machine:
+- one database per pytest process (``nexgate_test_<worker>_<pid>``), migrated
+  once with the real Alembic migrations of every installed context, emptied
+  before each test and dropped at the end (or by the next run if this one died);
+- one Redis key prefix per test, its keys deleted afterwards;
 - one broker namespace per test, its queues and exchanges deleted afterwards;
 - one SeaweedFS S3 server per worker, started only if a test asks for it.
 """
@@ -30,6 +30,8 @@ from nexgate.kernel.sql.migrations import upgrade
 from nexgate.kernel.testing.services import (
     S3Server,
     delete_broker_names,
+    drop_database,
+    drop_orphan_test_databases,
     recreate_database,
     seaweedfs,
     truncate_schemas,
@@ -38,10 +40,6 @@ from nexgate.kernel.testing.services import (
 PG = os.environ.get("NEXGATE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("NEXGATE_TEST_REDIS", "redis://127.0.0.1:6379")
 RABBITMQ = os.environ.get("NEXGATE_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/")
-
-
-def _worker_index(worker_id: str) -> int:
-    return int(worker_id[2:]) if worker_id.startswith("gw") else 0
 
 
 @pytest.fixture(scope="session")
@@ -59,13 +57,14 @@ def contexts() -> dict[str, ContextSpec]:
 def base_settings(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> PlatformSettings:
     run = uuid.uuid4().hex[:6]
     keys = tmp_path_factory.mktemp("keys")
+    database = f"nexgate_test_{worker_id}_{os.getpid()}"
     return PlatformSettings(
         environment="test",
         contexts="all",
-        database_url=f"{PG}/nexgate_test_{worker_id}",
-        notifications_database_url=f"{PG}/nexgate_test_{worker_id}_notifications",
-        # Redis db 0 is left to `just dev`; workers take 1..15.
-        redis_url=f"{REDIS}/{1 + _worker_index(worker_id) % 15}",
+        database_url=f"{PG}/{database}",
+        notifications_database_url=f"{PG}/{database}_notifications",
+        # Redis db 0 is left to `just dev`.
+        redis_url=f"{REDIS}/1",
         redis_prefix=f"test:{run}:",
         rabbitmq_url=RABBITMQ,
         messaging_namespace=f"test.{run}.",
@@ -81,11 +80,12 @@ def base_settings(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
-def migrated(base_settings: PlatformSettings, contexts: dict[str, ContextSpec]) -> PlatformSettings:
-    """Fresh databases for this worker, upgraded with every context's real migrations."""
+def migrated(base_settings: PlatformSettings, contexts: dict[str, ContextSpec]) -> Iterator[PlatformSettings]:
+    """Fresh databases for this process, upgraded with every context's real migrations."""
+    urls = {"core": base_settings.database_url, "notifications": base_settings.notifications_database_url}
 
     async def setup() -> None:
-        urls = {"core": base_settings.database_url, "notifications": base_settings.notifications_database_url}
+        await drop_orphan_test_databases(PG)
         for url in urls.values():
             await recreate_database(url)
         for name, url in urls.items():
@@ -93,7 +93,13 @@ def migrated(base_settings: PlatformSettings, contexts: dict[str, ContextSpec]) 
             await upgrade(url, locations)
 
     asyncio.run(setup())
-    return base_settings
+    yield base_settings
+
+    async def teardown() -> None:
+        for url in urls.values():
+            await drop_database(url)
+
+    asyncio.run(teardown())
 
 
 @pytest.fixture
@@ -106,11 +112,18 @@ async def settings(migrated: PlatformSettings, contexts: dict[str, ContextSpec])
     await truncate_schemas(migrated.database_url, schemas["core"])
     if schemas["notifications"]:
         await truncate_schemas(migrated.notifications_database_url, schemas["notifications"])
+    test_id = uuid.uuid4().hex[:8]
+    prefix = f"{migrated.redis_prefix}{test_id}:"
+    yield migrated.model_copy(
+        update={"messaging_namespace": f"{migrated.messaging_namespace}{test_id}.", "redis_prefix": prefix}
+    )
     redis = Redis.from_url(migrated.redis_url)
-    await redis.flushdb()
-    await redis.aclose()
-    namespace = f"{migrated.messaging_namespace}{uuid.uuid4().hex[:8]}."
-    yield migrated.model_copy(update={"messaging_namespace": namespace})
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture
@@ -145,13 +158,17 @@ def bearer(signer: TokenSigner):  # noqa: ANN201 - a small factory
 
 
 @pytest.fixture
-async def client(settings: PlatformSettings, runtime: Runtime, contexts: dict[str, ContextSpec]) -> AsyncIterator[Any]:
-    """An HTTP client for the composed api hosting every installed context (no embedded worker)."""
+async def client(settings: PlatformSettings, contexts: dict[str, ContextSpec]) -> AsyncIterator[Any]:
+    """An HTTP client for the composed api hosting every installed context (no embedded worker).
+
+    The app builds its own Runtime: AsyncTestClient runs it on another event loop,
+    and connection pools cannot cross loops.
+    """
     from litestar.testing import AsyncTestClient
 
     from nexgate.api.asgi import create_app
 
-    app = create_app(settings, runtime=runtime, contexts=list(contexts.values()))
+    app = create_app(settings, contexts=list(contexts.values()))
     async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

@@ -34,6 +34,30 @@ async def recreate_database(url: str) -> None:
         await admin.dispose()
 
 
+async def drop_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def drop_orphan_test_databases(server_url: str) -> None:
+    """Drop test databases left by runs that died (their pid, the name's suffix, is gone)."""
+    admin = create_async_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            names = (await conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'nexgate_test_%'"))).scalars()
+            for name in list(names):
+                pid = name.removesuffix("_notifications").rsplit("_", 1)[-1]
+                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                    await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
 async def truncate_schemas(url: str, schemas: Iterable[str]) -> None:
     """Empty every table of ``schemas`` except Alembic's version tables."""
     engine = create_async_engine(url)
