@@ -76,12 +76,16 @@ def _by_database(specs: list[ContextSpec], settings: PlatformSettings) -> dict[s
 @main.command()
 def migrate() -> None:
     """Create the databases if missing and upgrade every hosted context to its latest migration."""
-    from nexgate.kernel.sql.migrations import upgrade
+    from nexgate.kernel.sql.migrations import ensure_database, upgrade
 
     specs = _hosted()
+    settings = _settings()
 
     async def run() -> None:
-        for url, locations in _by_database(specs, _settings()).items():
+        # Both databases exist even before any context needs them: /health/ready checks the core one.
+        for url in (settings.database_url, settings.notifications_database_url):
+            await ensure_database(url)
+        for url, locations in _by_database(specs, settings).items():
             await upgrade(url, locations)
 
     asyncio.run(run())
