@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import litestar_offline_docs
 
 from litestar import Request, Response, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from swagger_ui_bundle import swagger_ui_path
 
 from nexgate.worker.app import VERSION, asyncapi
 
 ASSETS = "/schema/assets"
+# Swagger UI 5 (OpenAPI 3.1) and the AsyncAPI web component, shipped inside a PyPI package.
+_ASSET_DIR = Path(litestar_offline_docs.__file__).parent / "static"
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -28,14 +32,14 @@ def openapi_config() -> OpenAPIConfig:
                 css_url=f"{ASSETS}/swagger-ui.css",
                 standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
                 path="/swagger",
-                favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
+                favicon="",
             )
         ],
     )
 
 
 swagger_assets = create_static_files_router(
-    path=ASSETS, directories=[str(swagger_ui_path)], include_in_schema=False, name="swagger-assets"
+    path=ASSETS, directories=[_ASSET_DIR], include_in_schema=False, name="swagger-assets"
 )
 
 

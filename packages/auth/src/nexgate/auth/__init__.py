@@ -1,0 +1,1 @@
+"""Nexgate auth context: accounts, verified identifiers, device sessions and signed tokens"""

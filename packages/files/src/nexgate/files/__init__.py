@@ -1,0 +1,1 @@
+"""Nexgate files context: safe uploads, image variants with BlurHash, video transcoding"""
