@@ -30,8 +30,8 @@ class Contract(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", rena
 
     @classmethod
     def tag(cls) -> str:
-        tag = cls.__struct_config__.tag
-        if not isinstance(tag, str):
+        tag = _explicit_tag(cls)
+        if tag is None:
             raise TypeError(f"{cls.__qualname__} has no contract tag")
         return tag
 
@@ -67,6 +67,16 @@ class Contract(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", rena
         return inline(defs[cls.__name__])
 
 
+def _explicit_tag(cls: type[Contract]) -> str | None:
+    """The ``tag=`` a class passed, or None.
+
+    With ``tag_field`` set, msgspec tags a class that passes no tag with its own class
+    name; such a class (an abstract base with shared fields) is not a contract.
+    """
+    tag = cls.__struct_config__.tag
+    return tag if isinstance(tag, str) and tag != cls.__name__ else None
+
+
 def registered_contracts() -> dict[str, type[Contract]]:
     """Every concrete contract class imported so far, by tag.
 
@@ -79,8 +89,8 @@ def registered_contracts() -> dict[str, type[Contract]]:
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        tag = cls.__struct_config__.tag
-        if isinstance(tag, str):
+        tag = _explicit_tag(cls)
+        if tag is not None:
             if tag in found and found[tag] is not cls:
                 raise TypeError(f"contract tag {tag!r} is used by two classes")
             found[tag] = cls

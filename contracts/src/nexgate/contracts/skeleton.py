@@ -7,7 +7,7 @@ import uuid
 from nexgate.contracts.base import Contract
 
 
-class NoteCreated(Contract, tag="skeleton.note_created.v1"):
+class NoteCreated(Contract, tag="skeleton.note_created.v1", kw_only=True):
     """A note was written; carries the whole note so consumers never call back."""
 
     note_id: uuid.UUID
