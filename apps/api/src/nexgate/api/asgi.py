@@ -8,8 +8,7 @@ process also runs the worker: consumers, outbox relay and scheduler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 
 import structlog
@@ -29,7 +28,7 @@ from nexgate.kernel.http.problems import exception_handlers
 from nexgate.kernel.http.ratelimit import RateLimiter
 from nexgate.kernel.http.requests import RequestContextMiddleware, echo_request_id
 from nexgate.kernel.logging import configure_logging
-from nexgate.kernel.messaging.broker import make_broker
+from nexgate.kernel.messaging.broker import make_broker, uncancelled
 from nexgate.kernel.runtime import Runtime, build_runtime
 from nexgate.kernel.settings import PlatformSettings, platform_settings
 from nexgate.worker.app import build_worker
@@ -47,12 +46,20 @@ async def _keep_connecting(broker: RabbitBroker) -> None:
     delay = 0.5
     while True:
         try:
-            await broker.connect()
+            await uncancelled(broker.connect())
             return
         except Exception as exc:
             log.warning("api.broker_unavailable", error=repr(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 15.0)
+
+
+async def _bounded(step: Awaitable[object], name: str, timeout_s: float = 10.0) -> None:
+    """Run a shutdown step, but never let a stuck connection hang the process on exit."""
+    try:
+        await asyncio.wait_for(step, timeout_s)
+    except Exception as exc:
+        log.warning("api.shutdown_step_failed", step=name, error=repr(exc))
 
 
 def create_app(
@@ -81,13 +88,9 @@ def create_app(
         finally:
             if connecting is not None:
                 connecting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await connecting
-            if settings.embedded_worker:
-                await worker.stop()
-            else:
-                await broker.stop()
-            await runtime.aclose()
+                await _bounded(asyncio.wait([connecting]), "broker connect")
+            await _bounded(worker.stop() if settings.embedded_worker else broker.stop(), "broker")
+            await _bounded(runtime.aclose(), "runtime")
 
     database = SQLAlchemyAsyncConfig(
         engine_instance=runtime.database().engine,
