@@ -126,7 +126,7 @@ async def test_request_id_is_echoed_or_made(client) -> None:
 async def test_ready_when_everything_is_up(client) -> None:
     response = await client.get("/health/ready")
     # The api in this test does not connect its broker (no lifespan worker), so RabbitMQ is
-    # checked by test_health_ready_reports_each_dependency below.
+    # checked by tests/integration/test_health.py.
     assert response.json()["checks"]["postgres"] == "ok"
     assert response.json()["checks"]["redis"] == "ok"
 

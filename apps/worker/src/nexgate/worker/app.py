@@ -21,7 +21,7 @@ from faststream.specification import AsyncAPI
 
 from nexgate.contracts import Contract, registered_contracts
 from nexgate.kernel.contexts import ContextSpec, select_contexts
-from nexgate.kernel.messaging.broker import context_exchange, make_broker
+from nexgate.kernel.messaging.broker import context_exchange, make_broker, uncancelled
 from nexgate.kernel.messaging.relay import OutboxRelay, OutboxSource, broker_publisher, prune_published
 from nexgate.kernel.messaging.scheduler import Job, Scheduler
 from nexgate.kernel.runtime import Runtime, build_runtime
@@ -67,7 +67,7 @@ class Worker:
         delay = 0.5
         while True:
             try:
-                await self.broker.start()
+                await uncancelled(self.broker.start())
                 break
             except Exception as exc:
                 log.warning("worker.broker_unavailable", error=repr(exc), retry_in_s=delay)

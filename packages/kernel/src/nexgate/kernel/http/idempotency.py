@@ -1,10 +1,11 @@
 """``Idempotency-Key`` for POSTs a mobile client retries (Stripe's design, peers.md 4.3).
 
-Mark a route with ``opt={"idempotent": True}``. The first response for a
+Mark a route with ``opt={"idempotent": True}`` (and ``"max_body_bytes": n`` when the route
+accepts bodies larger than the app's limit, as uploads do). The first response for a
 (caller, key, method, path) is kept for ``idempotency_ttl_s`` and replayed with
 ``Idempotent-Replayed: true``; the same key with a different body is a 422; a
 retry while the first request still runs is a 409. Responses that say the
-request was not acted on (validation, auth, rate limit, unavailable) are not
+request was not acted on (validation, auth, rate limit, server errors) are not
 kept, so the client can fix the request and reuse its key.
 """
 
@@ -22,7 +23,7 @@ from nexgate.kernel.errors import Conflict, MalformedRequest, PayloadTooLarge, V
 from nexgate.kernel.security.principal import Principal
 
 HEADER = b"idempotency-key"
-_NOT_KEPT = frozenset({400, 401, 403, 413, 415, 422, 429, 503})
+_NOT_KEPT = frozenset({400, 401, 403, 413, 415, 422, 429})
 #: How long a running request holds its key: a crashed request frees it after this.
 _RUNNING_TTL_S = 60
 
@@ -61,7 +62,9 @@ class IdempotencyStore:
         return msgspec.msgpack.decode(raw, type=StoredResponse)
 
     async def finish(self, key: str, response: StoredResponse) -> None:
-        if response.status in _NOT_KEPT:
+        # A 5xx rolled the transaction back (the work provably did not happen), so a retry
+        # must run again rather than replay the failure.
+        if response.status in _NOT_KEPT or response.status >= 500:
             await self._redis.delete(key)
         else:
             await self._redis.set(key, msgspec.msgpack.encode(response), ex=self._ttl_s)
@@ -87,10 +90,11 @@ class IdempotencyMiddleware(ASGIMiddleware):
             raise MalformedRequest("Idempotency-Key must be 1 to 255 printable characters.")
         state = scope["app"].state
         store: IdempotencyStore = state.idempotency
-        body = await _read_body(receive, state.max_body_bytes)
+        # A route that accepts larger bodies (uploads) names its own cap in ``opt``.
+        body = await _read_body(receive, handler.opt.get("max_body_bytes", state.max_body_bytes))
         user = scope.get("user")
         caller = str(user.user_id) if isinstance(user, Principal) else "anonymous"
-        key = store.key(caller, scope["method"], scope["path"], idempotency_key)
+        key = store.key(caller, scope["method"], scope["path"].rstrip("/") or "/", idempotency_key)
         fingerprint = hashlib.sha256(body).hexdigest()
 
         previous = await store.begin(key, fingerprint)

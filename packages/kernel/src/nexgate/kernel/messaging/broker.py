@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from fast_depends.msgspec import MsgSpecSerializer
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 
 from nexgate.kernel.messaging.naming import Naming
+
+T = TypeVar("T")
+#: How long a cancelled connection attempt may still run before it is abandoned.
+_ATTEMPT_GRACE_S = 10.0
 
 
 def make_broker(url: str, *, graceful_timeout: float = 10.0) -> RabbitBroker:
@@ -23,3 +30,23 @@ def make_broker(url: str, *, graceful_timeout: float = 10.0) -> RabbitBroker:
 
 def context_exchange(naming: Naming, publisher_context: str) -> RabbitExchange:
     return RabbitExchange(naming.exchange(publisher_context), type=ExchangeType.TOPIC, durable=True)
+
+
+async def uncancelled(attempt: Awaitable[T]) -> T:
+    """Await ``broker.connect()``/``broker.start()`` so that cancelling the caller ends it cleanly.
+
+    A cancelled ``connect()`` leaves aio-pika's RobustConnection reconnect task running
+    (it swallows later cancellation, so the event loop never closes) and the broker never
+    learns of the connection, so ``broker.stop()`` cannot close it. On cancellation the
+    attempt is therefore allowed to finish first; the caller then stops the broker.
+    """
+    task = asyncio.ensure_future(attempt)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait({task}, timeout=_ATTEMPT_GRACE_S)
+        if not done:
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it
+        raise
