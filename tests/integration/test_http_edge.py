@@ -58,7 +58,9 @@ async def test_another_user_gets_404_for_my_note(client, bearer) -> None:
     ],
 )
 async def test_bad_bodies_are_problems_with_field_paths(client, bearer, body, status, code, path) -> None:
-    response = await client.post(NOTES, content=body, headers={**bearer(), "content-type": "application/json"})
+    response = await client.post(
+        NOTES, content=body, headers={**bearer(), "content-type": "application/json"}
+    )
     problem = assert_problem(response, status, code)
     if path is not None:
         assert [e["path"] for e in problem["errors"]] == [path]
@@ -67,7 +69,9 @@ async def test_bad_bodies_are_problems_with_field_paths(client, bearer, body, st
 
 async def test_oversized_body_is_413(client, bearer, settings) -> None:
     body = b'{"text": "' + b"x" * settings.max_body_bytes + b'"}'
-    response = await client.post(NOTES, content=body, headers={**bearer(), "content-type": "application/json"})
+    response = await client.post(
+        NOTES, content=body, headers={**bearer(), "content-type": "application/json"}
+    )
     assert_problem(response, 413, "payload_too_large")
 
 
@@ -112,7 +116,9 @@ async def test_tampered_cursor_is_rejected(client, bearer) -> None:
         await client.post(NOTES, json={"text": f"n{i}"}, headers=me)
     cursor = (await client.get(f"{NOTES}?limit=1", headers=me)).json()["nextCursor"]
     tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
-    problem = assert_problem(await client.get(f"{NOTES}?cursor={tampered}", headers=me), 422, "invalid_cursor")
+    problem = assert_problem(
+        await client.get(f"{NOTES}?cursor={tampered}", headers=me), 422, "invalid_cursor"
+    )
     assert problem["errors"][0]["path"] == "cursor"
 
 
@@ -134,11 +140,13 @@ async def test_ready_when_everything_is_up(client) -> None:
 async def test_docs_render_from_local_assets(client) -> None:
     page = await client.get("/schema/swagger")
     assert page.status_code == 200
-    assert "cdn" not in page.text.lower() and "unpkg" not in page.text.lower()
+    assert "cdn" not in page.text.lower()
+    assert "unpkg" not in page.text.lower()
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         assert f"/schema/assets/{asset}" in page.text
         served = await client.get(f"/schema/assets/{asset}")
-        assert served.status_code == 200 and len(served.content) > 10_000
+        assert served.status_code == 200
+        assert len(served.content) > 10_000
     spec = (await client.get("/schema/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     assert NOTES in spec["paths"] or NOTES + "/" in spec["paths"]

@@ -65,7 +65,9 @@ async def deliveries(runtime: Runtime) -> dict[uuid.UUID, int]:
 async def unpublished(runtime: Runtime) -> int:
     async with runtime.database().sessions() as session:
         return await session.scalar(
-            sa.select(sa.func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None))
+            sa.select(sa.func.count())
+            .select_from(tables.outbox)
+            .where(tables.outbox.c.published_at.is_(None))
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import uuid_utils
 
+
 def _new_id() -> uuid.UUID:
     return uuid.UUID(bytes=uuid_utils.uuid7().bytes)
 

@@ -99,7 +99,9 @@ def create_app(
         create_all=False,
         set_default_exception_handler=False,
     )
-    metrics = PrometheusConfig(app_name="nexgate", prefix="nexgate", exclude=["/metrics", "/health"], group_path=True)
+    metrics = PrometheusConfig(
+        app_name="nexgate", prefix="nexgate", exclude=["/metrics", "/health"], group_path=True
+    )
     state = {
         **auth_state(settings, runtime.redis),
         "idempotency": IdempotencyStore(
@@ -121,7 +123,12 @@ def create_app(
             "broker": Provide(lambda: broker, sync_to_thread=False),
         },
         # Outermost first: request id and access log, metrics, who is calling, then idempotency.
-        middleware=[RequestContextMiddleware(), metrics.middleware, PrincipalMiddleware(), IdempotencyMiddleware()],
+        middleware=[
+            RequestContextMiddleware(),
+            metrics.middleware,
+            PrincipalMiddleware(),
+            IdempotencyMiddleware(),
+        ],
         exception_handlers=exception_handlers(),
         openapi_config=openapi_config(),
         lifespan=[lifespan],

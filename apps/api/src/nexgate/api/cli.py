@@ -198,7 +198,9 @@ def openapi(out: Path) -> None:
 
     app = create_app()
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(msgspec.json.format(msgspec.json.encode(app.openapi_schema.to_schema()), indent=2) + b"\n")
+    out.write_bytes(
+        msgspec.json.format(msgspec.json.encode(app.openapi_schema.to_schema()), indent=2) + b"\n"
+    )
     console.print(f"wrote {out}")
 
 

@@ -91,8 +91,6 @@ class Worker:
         await self.broker.stop()
 
 
-
-
 def outbox_sources(runtime: Runtime, contexts: Sequence[ContextSpec]) -> list[OutboxSource]:
     return [OutboxSource(c.name, runtime.database(c.database), c.tables) for c in contexts]
 

@@ -34,7 +34,9 @@ def configure_logging(*, fmt: str = "json", level: str = "INFO") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if fmt == "json" else structlog.processors.ExceptionRenderer(),
+            structlog.processors.format_exc_info
+            if fmt == "json"
+            else structlog.processors.ExceptionRenderer(),
             renderer,
         ],
     )

@@ -42,7 +42,9 @@ class Runtime:
             self._databases[url] = Database(url)
         return self._databases[url]
 
-    def consumer_wiring(self, context: str, tables: OutboxTables, database: DatabaseName = "core") -> ConsumerWiring:
+    def consumer_wiring(
+        self, context: str, tables: OutboxTables, database: DatabaseName = "core"
+    ) -> ConsumerWiring:
         return ConsumerWiring(context, self.database(database), tables, self.topology)
 
     def redis_key(self, *parts: str) -> str:

@@ -10,16 +10,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Development-only default; production refuses to start with it (see `_production_secrets`).
+DEV_CURSOR_SECRET = "dev-cursor-secret-change-me"  # noqa: S105
 
 
 class NexgateSettings(BaseSettings):
     """Base for every settings area: reads the environment, then `.env`."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
 
 class PlatformSettings(NexgateSettings):
@@ -31,9 +32,7 @@ class PlatformSettings(NexgateSettings):
     #: Comma-separated context names hosted by this process, or ``all``.
     contexts: str = "all"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/nexgate"
-    notifications_database_url: str = (
-        "postgresql+asyncpg://postgres@127.0.0.1:5432/nexgate_notifications"
-    )
+    notifications_database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/nexgate_notifications"
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Prefix of every Redis key this deployment writes (lets tests share one server).
     redis_prefix: str = "nexgate:"
@@ -50,7 +49,7 @@ class PlatformSettings(NexgateSettings):
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
     #: Secret that signs pagination cursors; set it in production.
-    cursor_secret: str = "dev-cursor-secret-change-me"
+    cursor_secret: str = DEV_CURSOR_SECRET
     idempotency_ttl_s: int = 24 * 3600
     # Token verification (the auth context issues; every context verifies).
     jwt_issuer: str = "nexgate"
@@ -61,6 +60,12 @@ class PlatformSettings(NexgateSettings):
     signing_key_file: Path = Path("var/keys/jwt-signing.json")
     #: Where the filesystem blob store and console outboxes write in all-in-one mode.
     data_dir: Path = Path("var")
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> PlatformSettings:
+        if self.environment == "production" and self.cursor_secret == DEV_CURSOR_SECRET:
+            raise ValueError("set NEXGATE_CURSOR_SECRET in production")
+        return self
 
 
 @lru_cache(maxsize=1)

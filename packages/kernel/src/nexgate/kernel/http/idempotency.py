@@ -12,11 +12,12 @@ kept, so the client can fix the request and reuse its key.
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPRequestEvent, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 from redis.asyncio import Redis
 
 from nexgate.kernel.errors import Conflict, MalformedRequest, PayloadTooLarge, ValidationFailed
@@ -59,7 +60,7 @@ class IdempotencyStore:
         raw = await self._redis.get(key)
         if raw is None:  # expired in between: claim again
             return await self.begin(key, fingerprint)
-        return msgspec.msgpack.decode(raw, type=StoredResponse)
+        return msgspec.msgpack.decode(cast(bytes, raw), type=StoredResponse)
 
     async def finish(self, key: str, response: StoredResponse) -> None:
         # A 5xx rolled the transaction back (the work provably did not happen), so a retry
@@ -94,14 +95,16 @@ class IdempotencyMiddleware(ASGIMiddleware):
         body = await _read_body(receive, handler.opt.get("max_body_bytes", state.max_body_bytes))
         user = scope.get("user")
         caller = str(user.user_id) if isinstance(user, Principal) else "anonymous"
-        key = store.key(caller, scope["method"], scope["path"].rstrip("/") or "/", idempotency_key)
+        method = cast(HTTPScope, scope)["method"]
+        key = store.key(caller, method, scope["path"].rstrip("/") or "/", idempotency_key)
         fingerprint = hashlib.sha256(body).hexdigest()
 
         previous = await store.begin(key, fingerprint)
         if previous is not None:
             if previous.fingerprint != fingerprint:
                 raise ValidationFailed(
-                    "This Idempotency-Key was used with a different request body.", code="idempotency_key_reused"
+                    "This Idempotency-Key was used with a different request body.",
+                    code="idempotency_key_reused",
                 )
             if previous.running:
                 raise Conflict(
@@ -114,12 +117,12 @@ class IdempotencyMiddleware(ASGIMiddleware):
         record = StoredResponse(fingerprint)
         body_sent = False
 
-        async def replay_receive() -> Message:
+        async def replay_receive() -> ReceiveMessage:
             nonlocal body_sent
             if body_sent:
                 return await receive()
             body_sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return HTTPRequestEvent(type="http.request", body=body, more_body=False)
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -156,5 +159,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 async def _replay(stored: StoredResponse, send: Send) -> None:
     headers = [(k, v) for k, v in stored.headers if k.lower() not in (b"x-request-id",)]
-    await send({"type": "http.response.start", "status": stored.status, "headers": [*headers, (b"idempotent-replayed", b"true")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": stored.status,
+            "headers": [*headers, (b"idempotent-replayed", b"true")],
+        }
+    )
     await send({"type": "http.response.body", "body": stored.body, "more_body": False})

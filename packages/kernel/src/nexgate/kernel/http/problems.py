@@ -22,8 +22,8 @@ from litestar.exceptions import (
 )
 from litestar.types import ExceptionHandlersMap
 
-from nexgate.kernel.http.requests import request_id_of
 from nexgate.kernel.errors import DomainError, FieldProblem, NotAuthenticated, RateLimited
+from nexgate.kernel.http.requests import request_id_of
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("nexgate.http")
@@ -152,7 +152,9 @@ def _is_unavailable(exc: BaseException) -> bool:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    if isinstance(exc, OperationalError | InterfaceError | RedisConnectionError | ConnectionError | TimeoutError):
+    if isinstance(
+        exc, OperationalError | InterfaceError | RedisConnectionError | ConnectionError | TimeoutError
+    ):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
@@ -180,5 +182,3 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: http_exception_handler,
         Exception: unhandled_exception_handler,
     }
-
-

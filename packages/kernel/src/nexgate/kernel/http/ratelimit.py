@@ -45,9 +45,7 @@ class RateLimiter:
         key = f"{self._prefix}rl:{bucket}:{identity}"
         wait_ms = await self._script(keys=[key], args=[int(window_s * 1000), limit, uuid.uuid4().hex])
         if int(wait_ms) > 0:
-            raise RateLimited(
-                "Too many requests; slow down.", retry_after=max(1, -(-int(wait_ms) // 1000))
-            )
+            raise RateLimited("Too many requests; slow down.", retry_after=max(1, -(-int(wait_ms) // 1000)))
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -84,7 +84,9 @@ async def replay_dead_letters(rabbitmq_url: str, queue: str, limit: int | None =
             message = await dlq.get(no_ack=False, fail=False)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items() if k not in (ATTEMPT_HEADER, ERROR_HEADER)}
+            headers = {
+                k: v for k, v in (message.headers or {}).items() if k not in (ATTEMPT_HEADER, ERROR_HEADER)
+            }
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     message.body,

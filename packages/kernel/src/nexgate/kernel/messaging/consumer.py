@@ -101,7 +101,9 @@ def consumer(
             },
         )
 
-        async def handle(body: Any, message: Any = Context("message"), broker: Any = Context("broker")) -> None:
+        async def handle(
+            body: Any, message: Any = Context("message"), broker: Any = Context("broker")
+        ) -> None:
             try:
                 async with wiring.database.sessions() as session, session.begin():
                     if await claim(session, wiring.tables, queue_name, body.id):

@@ -75,9 +75,11 @@ async def upgrade(url: str, script_locations: Iterable[Path], revision: str = "h
             await conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
             try:
                 for location in script_locations:
-                    await conn.run_sync(
-                        lambda sync_conn, loc=location: command.upgrade(alembic_config(loc, sync_conn), revision)
-                    )
+
+                    def run(sync_conn: Connection, location: Path = location) -> None:
+                        command.upgrade(alembic_config(location, sync_conn), revision)
+
+                    await conn.run_sync(run)
                     await conn.commit()
             finally:
                 await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})

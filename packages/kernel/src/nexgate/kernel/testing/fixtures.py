@@ -103,7 +103,9 @@ def migrated(base_settings: PlatformSettings, contexts: dict[str, ContextSpec]) 
 
 
 @pytest.fixture
-async def settings(migrated: PlatformSettings, contexts: dict[str, ContextSpec]) -> AsyncIterator[PlatformSettings]:
+async def settings(
+    migrated: PlatformSettings, contexts: dict[str, ContextSpec]
+) -> AsyncIterator[PlatformSettings]:
     """Per-test settings: empty tables, an empty Redis db and a broker namespace of its own."""
     schemas = {
         "core": [s.tables.schema for s in contexts.values() if s.database == "core"],
@@ -147,7 +149,7 @@ def signer(settings: PlatformSettings) -> TokenSigner:
 
 
 @pytest.fixture
-def bearer(signer: TokenSigner):  # noqa: ANN201 - a small factory
+def bearer(signer: TokenSigner):
     """``bearer(user_id)`` -> an Authorization header for a fresh session of that user."""
 
     def make(user_id: uuid.UUID | None = None, *, roles: tuple[str, ...] = ()) -> dict[str, str]:

@@ -44,15 +44,29 @@ async def drop_database(url: str) -> None:
         await admin.dispose()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 async def drop_orphan_test_databases(server_url: str) -> None:
     """Drop test databases left by runs that died (their pid, the name's suffix, is gone)."""
     admin = create_async_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            names = (await conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'nexgate_test_%'"))).scalars()
+            names = (
+                await conn.execute(
+                    sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'nexgate_test_%'")
+                )
+            ).scalars()
             for name in list(names):
                 pid = name.removesuffix("_notifications").rsplit("_", 1)[-1]
-                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                if pid.isdigit() and not _alive(int(pid)):
                     await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
@@ -83,7 +97,11 @@ async def delete_broker_names(url: str, topology: Topology, exchanges: Iterable[
     async with connection:
         channel = await connection.channel()
         for queue in topology.consumer_queues:
-            names = [queue, topology.dead_letter_queue(queue).name, *(q.name for q in topology.retry_queues(queue))]
+            names = [
+                queue,
+                topology.dead_letter_queue(queue).name,
+                *(q.name for q in topology.retry_queues(queue)),
+            ]
             for name in names:
                 await channel.queue_delete(name)
         for exchange in exchanges:
@@ -141,7 +159,7 @@ def seaweedfs(directory: Path) -> Iterator[S3Server]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{s3}/", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{s3}/", timeout=1)
                 break
             except urllib.error.HTTPError:  # 403 from S3: it is up and checking signatures
                 break

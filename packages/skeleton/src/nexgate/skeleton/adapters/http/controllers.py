@@ -47,7 +47,10 @@ class NoteController(Controller):
 
     @get("/{note_id:uuid}", summary="Read one of my notes")
     async def read(
-        self, note_id: FromPath[uuid.UUID], principal: NamedDependency[Principal], db_session: NamedDependency[AsyncSession]
+        self,
+        note_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
     ) -> NoteOut:
         note = await use_cases.read_note(
             actor_id=principal.user_id, note_id=note_id, notes=SqlNoteRepository(db_session)
@@ -66,7 +69,10 @@ class NoteController(Controller):
         size = validate_limit(limit)
         after = cursors.decode(cursor, _CURSOR_TYPES) if cursor else None
         found = await use_cases.list_my_notes(
-            actor_id=principal.user_id, after=after, limit=size, notes=SqlNoteRepository(db_session)  # type: ignore[arg-type]
+            actor_id=principal.user_id,
+            after=after,
+            limit=size,
+            notes=SqlNoteRepository(db_session),  # type: ignore[arg-type]
         )
         page = Page.from_rows(found, size, key=lambda n: (n.created_at, n.id), codec=cursors)
         return Page(items=[NoteOut.of(n) for n in page.items], next_cursor=page.next_cursor)

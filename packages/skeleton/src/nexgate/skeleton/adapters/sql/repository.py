@@ -16,7 +16,11 @@ from nexgate.skeleton.domain.notes import Note
 
 def _to_note(row: sa.Row) -> Note:
     return Note(
-        id=row.id, author_id=row.author_id, text=row.text, created_at=row.created_at, deliveries=row.deliveries
+        id=row.id,
+        author_id=row.author_id,
+        text=row.text,
+        created_at=row.created_at,
+        deliveries=row.deliveries,
     )
 
 
