@@ -1,1 +1,2 @@
-"""Nexgate payments context: double-entry ledger, mobile-money collection and payouts, escrow, wallet, refunds"""
+"""Nexgate payments context: double-entry ledger, mobile-money collection and payouts, escrow,
+wallet, refunds."""

@@ -1,0 +1,198 @@
+"""Safaricom M-Pesa Daraja: OAuth, STK push (M-Pesa Express), STK query (peers.md 2.1).
+
+Daraja callbacks are unsigned, so `parse_collection_callback` only parses; the use case
+confirms every result through `query_collection` before money moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from nexgate.kernel.errors import MalformedRequest
+from nexgate.kernel.money import Money
+from nexgate.payments.ports import (
+    CollectionCallback,
+    CollectionStatus,
+    ProviderOutcome,
+    ProviderRejected,
+    ProviderUnreachable,
+)
+
+EAT = timezone(timedelta(hours=3))
+#: STK query while the payer has not answered yet.
+_STILL_PROCESSING = "500.001.1001"
+_REASONS = {"1032": "cancelled_by_payer", "1": "insufficient_funds", "1037": "timeout", "1019": "timeout"}
+
+
+def _msisdn(e164: str) -> str:
+    return e164.removeprefix("+")
+
+
+class DarajaProvider:
+    name = "mpesa"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        shortcode: str,
+        passkey: str,
+        timeout_s: float = 15.0,
+        token_margin_s: int = 600,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._basic = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
+        self._shortcode = shortcode
+        self._passkey = passkey
+        self._timeout = timeout_s
+        self._margin = token_margin_s
+        self._transport = transport
+        self._token: str | None = None
+        self._token_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout, transport=self._transport)
+
+    async def _access_token(self, *, renew: bool = False) -> str:
+        async with self._lock:
+            if renew or self._token is None or time.monotonic() >= self._token_until:
+                try:
+                    async with self._client() as client:
+                        response = await client.get(
+                            "/oauth/v1/generate",
+                            params={"grant_type": "client_credentials"},
+                            headers={"Authorization": f"Basic {self._basic}"},
+                        )
+                except httpx.HTTPError as exc:
+                    raise ProviderUnreachable(f"daraja oauth: {type(exc).__name__}") from None
+                if response.status_code != 200:
+                    raise ProviderRejected(f"daraja oauth refused ({response.status_code})", code="auth")
+                body = response.json()
+                self._token = str(body["access_token"])
+                ttl = int(body.get("expires_in", 3599))
+                self._token_until = time.monotonic() + max(ttl - self._margin, ttl // 2)
+            return self._token
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST with the cached token; on a 401 renew it once and retry."""
+        for attempt in range(2):
+            token = await self._access_token(renew=attempt == 1)
+            try:
+                async with self._client() as client:
+                    response = await client.post(
+                        path, json=payload, headers={"Authorization": f"Bearer {token}"}
+                    )
+            except httpx.HTTPError as exc:
+                raise ProviderUnreachable(f"daraja {path}: {type(exc).__name__}") from None
+            if response.status_code != 401:
+                return response
+        raise ProviderRejected("daraja refused a freshly issued token", code="auth")
+
+    def _password(self) -> tuple[str, str]:
+        timestamp = datetime.now(UTC).astimezone(EAT).strftime("%Y%m%d%H%M%S")
+        password = base64.b64encode(f"{self._shortcode}{self._passkey}{timestamp}".encode()).decode()
+        return password, timestamp
+
+    async def collect(
+        self, *, reference: str, msisdn_e164: str, amount: Money, callback_url: str, description: str
+    ) -> str:
+        whole = amount.to_major_units_whole()
+        password, timestamp = self._password()
+        response = await self._post(
+            "/mpesa/stkpush/v1/processrequest",
+            {
+                "BusinessShortCode": self._shortcode,
+                "Password": password,
+                "Timestamp": timestamp,
+                "TransactionType": "CustomerPayBillOnline",
+                "Amount": whole,
+                "PartyA": _msisdn(msisdn_e164),
+                "PartyB": self._shortcode,
+                "PhoneNumber": _msisdn(msisdn_e164),
+                "CallBackURL": callback_url,
+                "AccountReference": reference[:12],
+                "TransactionDesc": description[:13],
+            },
+        )
+        if response.status_code >= 500:
+            raise ProviderUnreachable(f"daraja stk push answered {response.status_code}")
+        body = response.json()
+        if response.status_code != 200 or str(body.get("ResponseCode")) != "0":
+            raise ProviderRejected(
+                str(body.get("errorMessage") or body.get("ResponseDescription") or "rejected"),
+                code=str(body.get("errorCode") or body.get("ResponseCode") or response.status_code),
+            )
+        return str(body["CheckoutRequestID"])
+
+    async def query_collection(self, provider_ref: str) -> CollectionStatus:
+        password, timestamp = self._password()
+        response = await self._post(
+            "/mpesa/stkpushquery/v1/query",
+            {
+                "BusinessShortCode": self._shortcode,
+                "Password": password,
+                "Timestamp": timestamp,
+                "CheckoutRequestID": provider_ref,
+            },
+        )
+        body = response.json() if response.content else {}
+        if body.get("errorCode") == _STILL_PROCESSING:
+            return CollectionStatus(ProviderOutcome.PENDING, code=_STILL_PROCESSING)
+        if response.status_code >= 500:
+            raise ProviderUnreachable(f"daraja stk query answered {response.status_code}")
+        if response.status_code != 200 or "ResultCode" not in body:
+            raise ProviderRejected(
+                str(body.get("errorMessage") or "query refused"), code=str(body.get("errorCode"))
+            )
+        code = str(body["ResultCode"])
+        if code == "0":
+            return CollectionStatus(
+                ProviderOutcome.SUCCEEDED, code=code, description=str(body.get("ResultDesc"))
+            )
+        return CollectionStatus(
+            ProviderOutcome.FAILED,
+            code=code,
+            description=str(body.get("ResultDesc", "")),
+            reason=_REASONS.get(code, "rejected"),
+        )
+
+    def parse_collection_callback(self, body: object) -> CollectionCallback:
+        try:
+            callback = body["Body"]["stkCallback"]  # type: ignore[index]
+            checkout = callback["CheckoutRequestID"]
+            code = callback["ResultCode"]
+        except (KeyError, TypeError):
+            raise MalformedRequest("Not an STK callback.") from None
+        if (
+            not isinstance(checkout, str)
+            or not checkout
+            or isinstance(code, bool)
+            or not isinstance(code, int | str)
+        ):
+            raise MalformedRequest("Not an STK callback.")
+        items = {}
+        metadata = callback.get("CallbackMetadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("Item"), list):
+            # Looked up by Name, never by position; Balance often has no Value.
+            items = {i.get("Name"): i.get("Value") for i in metadata["Item"] if isinstance(i, dict)}
+        amount = items.get("Amount")
+        return CollectionCallback(
+            provider_ref=checkout,
+            outcome=ProviderOutcome.SUCCEEDED if str(code) == "0" else ProviderOutcome.FAILED,
+            code=str(code),
+            amount_major=int(amount)
+            if isinstance(amount, int | float) and float(amount).is_integer()
+            else None,
+            receipt=str(items["MpesaReceiptNumber"]) if items.get("MpesaReceiptNumber") else None,
+            msisdn=str(items["PhoneNumber"]) if items.get("PhoneNumber") is not None else None,
+        )

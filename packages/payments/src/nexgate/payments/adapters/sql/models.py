@@ -1,0 +1,186 @@
+"""Tables of the ``payments`` schema (lane B), with the context's outbox and inbox.
+
+The ledger's last lines of defence live in the database too (see the first migration):
+a CHECK floors every account but provider clearing at zero, a deferred constraint trigger
+rejects an entry whose postings do not sum to zero per currency at commit, and a trigger
+refuses UPDATE and DELETE of entries and postings (corrections are reversals).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from nexgate.kernel.sql.outbox import outbox_tables
+
+SCHEMA = "payments"
+metadata = sa.MetaData(schema=SCHEMA)
+tables = outbox_tables(metadata)
+
+UUID = pg.UUID(as_uuid=True)
+TS = sa.DateTime(timezone=True)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    # Ascending bigint ids give every transaction the same lock order.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("key", sa.String(120), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("owner_id", UUID),
+    sa.Column("hold_id", UUID),
+    sa.Column("provider", sa.String(32)),
+    sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("kind = 'provider_clearing' OR balance >= 0", name="ck_accounts_floor"),
+    sa.CheckConstraint(
+        "kind IN ('wallet', 'escrow', 'platform_revenue', 'payouts_in_flight', 'provider_clearing')",
+        name="ck_accounts_kind",
+    ),
+    sa.Index("ix_accounts_owner", "owner_id", postgresql_where=sa.text("owner_id IS NOT NULL")),
+)
+
+journal_entries = sa.Table(
+    "journal_entries",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+postings = sa.Table(
+    "postings",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("entry_id", UUID, sa.ForeignKey("payments.journal_entries.id"), nullable=False),
+    sa.Column("account_id", sa.BigInteger, sa.ForeignKey("payments.accounts.id"), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    #: The account's balance after this posting (a running statement).
+    sa.Column("balance_after", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("amount <> 0", name="ck_postings_nonzero"),
+    sa.Index("ix_postings_account", "account_id", "id"),
+    sa.Index("ix_postings_entry", "entry_id"),
+)
+
+intents = sa.Table(
+    "intents",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    #: Who created it: ``user:<id>`` or ``system:<context>``; only that owner acts on it.
+    sa.Column("owner", sa.String(80), nullable=False),
+    sa.Column("payer_id", UUID, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.CheckConstraint("amount > 0", name="ck_intents_positive"),
+    sa.UniqueConstraint("owner", "idempotency_key", name="uq_intents_idempotency"),
+    sa.Index(
+        "uq_intents_live_reference",
+        "owner",
+        "purpose",
+        "reference",
+        unique=True,
+        postgresql_where=sa.text("status IN ('requires_payment', 'processing')"),
+    ),
+    sa.Index("ix_intents_payer", "payer_id", "created_at"),
+)
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("intent_id", UUID, sa.ForeignKey("payments.intents.id"), nullable=False),
+    sa.Column("payer_id", UUID, nullable=False),
+    sa.Column("payee_id", UUID, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("held", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("fee_bps", sa.Integer, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.CheckConstraint("amount > 0 AND held >= 0 AND held <= amount", name="ck_holds_amounts"),
+    sa.Index("ix_holds_intent", "intent_id"),
+    sa.Index("ix_holds_payee", "payee_id", "created_at"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("intent_id", UUID, sa.ForeignKey("payments.intents.id"), nullable=False),
+    sa.Column("payer_id", UUID, nullable=False),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("provider", sa.String(32)),
+    sa.Column("phone", sa.String(20)),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    #: The provider's id for our request (Daraja CheckoutRequestID), unique per provider.
+    sa.Column("provider_ref", sa.String(100)),
+    #: The provider's receipt for the money (Daraja MpesaReceiptNumber).
+    sa.Column("provider_txn_id", sa.String(100)),
+    sa.Column("failure_reason", sa.String(40)),
+    sa.Column("suspicious", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index(
+        "uq_attempts_one_pending",
+        "intent_id",
+        unique=True,
+        postgresql_where=sa.text("status IN ('initiated', 'pending')"),
+    ),
+    sa.Index(
+        "uq_attempts_one_succeeded",
+        "intent_id",
+        unique=True,
+        postgresql_where=sa.text("status = 'succeeded'"),
+    ),
+    sa.Index(
+        "uq_attempts_provider_ref",
+        "provider",
+        "provider_ref",
+        unique=True,
+        postgresql_where=sa.text("provider_ref IS NOT NULL"),
+    ),
+    sa.Index("ix_attempts_status_created", "status", "created_at"),
+)
+
+#: One row per provider transaction that took effect: the callback dedupe, written in the
+#: same transaction as the ledger entry.
+provider_transactions = sa.Table(
+    "provider_transactions",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("provider_txn_id", sa.String(100), primary_key=True),
+    sa.Column("attempt_id", UUID, nullable=False),
+    sa.Column("entry_id", UUID, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+#: Every callback as received (phone numbers redacted), with what we made of it.
+callbacks = sa.Table(
+    "callbacks",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("body", pg.JSONB, nullable=False),
+    sa.Column("provider_ref", sa.String(100)),
+    sa.Column("outcome", sa.String(40), nullable=False, server_default="received"),
+    sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
+)

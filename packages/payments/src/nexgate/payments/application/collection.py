@@ -1,0 +1,504 @@
+"""Collecting money: intents, attempts, provider callbacks and their confirmation.
+
+Money moves only once the provider's own status API confirms a result; a callback on its
+own is a hint. The confirmed effect (ledger entry, state changes, outbox message and the
+provider-transaction dedupe row) commits in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+
+from nexgate.contracts.payments import (
+    HoldFunded,
+    MoneyAmount,
+    PaymentCreditedToWallet,
+    PaymentFailed,
+    PaymentSucceeded,
+    WalletToppedUp,
+)
+from nexgate.kernel.clock import Clock
+from nexgate.kernel.errors import Conflict, FieldProblem, ValidationFailed
+from nexgate.kernel.ids import new_id
+from nexgate.kernel.money import Money
+from nexgate.kernel.phone import normalize_phone
+from nexgate.payments.domain.intents import (
+    FINAL_ATTEMPT,
+    Attempt,
+    AttemptInProgress,
+    AttemptNotFound,
+    AttemptStatus,
+    Hold,
+    HoldStatus,
+    Intent,
+    IntentNotFound,
+    IntentNotPayable,
+    IntentStatus,
+    Split,
+    validate_intent,
+)
+from nexgate.payments.domain.ledger import AccountRef, transfer
+from nexgate.payments.ports import (
+    CollectionCallback,
+    CollectionStatus,
+    MobileMoneyProvider,
+    ProviderOutcome,
+    ProviderRejected,
+    ProviderUnreachable,
+    UnitOfWork,
+)
+
+#: Which provider collects for which (country calling code, currency). Selcom and Tembo
+#: adapters are not built yet, so Tanzanian numbers are refused as unsupported for now.
+ROUTES = {("254", "KES"): "mpesa"}
+_CURRENCY_OF_COUNTRY = {"254": "KES", "255": "TZS"}
+
+
+def money_of(m: Money) -> MoneyAmount:
+    return MoneyAmount(amount=m.amount, currency=m.currency)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (``user_id``) or another context (``system:<context>``)."""
+
+    name: str
+    user_id: uuid.UUID | None = None
+    admin: bool = False
+
+    @classmethod
+    def user(cls, user_id: uuid.UUID, *, admin: bool = False) -> Actor:
+        return cls(f"user:{user_id}", user_id, admin)
+
+    @classmethod
+    def system(cls, context: str) -> Actor:
+        return cls(f"system:{context}")
+
+
+def _can_see(actor: Actor, intent: Intent) -> bool:
+    return actor.admin or actor.name == intent.owner or actor.user_id == intent.payer_id
+
+
+async def create_intent(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    payer_id: uuid.UUID,
+    amount: Money,
+    purpose: str,
+    reference: str,
+    splits: list[Split],
+    idempotency_key: str,
+    fee_bps: int,
+    expires_at: datetime | None = None,
+    ttl: timedelta = timedelta(hours=1),
+) -> Intent:
+    if not 1 <= len(idempotency_key) <= 255:
+        raise ValidationFailed("Idempotency keys are 1 to 255 characters.", code="invalid_idempotency_key")
+    validate_intent(amount, purpose, splits)
+    request_hash = hashlib.sha256(
+        msgspec.json.encode(
+            [
+                str(payer_id),
+                amount,
+                purpose,
+                reference,
+                [[str(s.payee_id), s.amount, s.reference] for s in splits],
+            ]
+        )
+    ).hexdigest()
+    now = clock.now()
+    async with uow() as tx:
+        existing = await tx.store.intent_by_key(actor.name, idempotency_key)
+        if existing is not None:
+            intent, stored_hash = existing
+            if stored_hash != request_hash:
+                raise ValidationFailed(
+                    "This idempotency key was used for a different intent.", code="idempotency_key_reused"
+                )
+            return intent
+        intent_id = new_id()
+        intent = Intent(
+            id=intent_id,
+            owner=actor.name,
+            payer_id=payer_id,
+            amount=amount,
+            purpose=purpose,
+            reference=reference,
+            status=IntentStatus.REQUIRES_PAYMENT,
+            expires_at=expires_at or now + ttl,
+            created_at=now,
+            holds=[
+                Hold(
+                    id=new_id(),
+                    intent_id=intent_id,
+                    payer_id=payer_id,
+                    payee_id=s.payee_id,
+                    amount=s.amount,
+                    held=Money.zero(s.amount.currency),
+                    reference=s.reference,
+                    status=HoldStatus.AWAITING_PAYMENT,
+                    fee_bps=fee_bps,
+                )
+                for s in splits
+            ],
+        )
+        await tx.store.add_intent(intent, key=idempotency_key, request_hash=request_hash)
+    return intent
+
+
+async def get_intent(*, uow: UnitOfWork, actor: Actor, intent_id: uuid.UUID) -> Intent:
+    async with uow() as tx:
+        intent = await tx.store.get_intent(intent_id)
+    if intent is None or not _can_see(actor, intent):
+        raise IntentNotFound("No such payment intent.")
+    return intent
+
+
+async def get_attempt(
+    *, uow: UnitOfWork, actor: Actor, intent_id: uuid.UUID, attempt_id: uuid.UUID
+) -> Attempt:
+    async with uow() as tx:
+        intent = await tx.store.get_intent(intent_id)
+        attempt = await tx.store.get_attempt(attempt_id)
+    if intent is None or attempt is None or attempt.intent_id != intent_id or not _can_see(actor, intent):
+        raise AttemptNotFound("No such payment attempt.")
+    return attempt
+
+
+def route(phone_e164: str, currency: str) -> str:
+    country = phone_e164[1:4]
+    if _CURRENCY_OF_COUNTRY.get(country) != currency:
+        raise ValidationFailed(
+            f"A number from this country cannot pay in {currency}.",
+            code="method_currency_mismatch",
+            errors=[FieldProblem("phone", "country does not match the currency")],
+        )
+    provider = ROUTES.get((country, currency))
+    if provider is None:
+        raise ValidationFailed(
+            "This mobile-money operator is not supported yet.",
+            code="operator_not_supported",
+            errors=[FieldProblem("phone", "operator not supported")],
+        )
+    return provider
+
+
+async def start_mobile_money_attempt(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    providers: dict[str, MobileMoneyProvider],
+    callback_url: str,
+    actor: Actor,
+    intent_id: uuid.UUID,
+    phone: str,
+) -> Attempt:
+    """Prompt the payer's phone. Nothing reaches the ledger here: only a confirmed result does."""
+    async with uow() as tx:
+        intent = await tx.store.get_intent(intent_id, lock=True)
+        if intent is None or actor.user_id != intent.payer_id:
+            raise IntentNotFound("No such payment intent.")
+        # Local forms ("0712...") are read in the country of the intent's currency.
+        region = {"KES": "KE", "TZS": "TZ"}.get(intent.amount.currency, "TZ")
+        e164 = normalize_phone(phone, default_region=region, allowed_regions=("TZ", "KE"))
+        provider_name = route(e164, intent.amount.currency)
+        intent.amount.to_major_units_whole()  # 422 fractional_amount before any call
+        if not intent.payable or intent.expires_at <= clock.now():
+            raise IntentNotPayable("This payment intent can no longer be paid.")
+        if await tx.store.live_attempt(intent_id) is not None:
+            raise AttemptInProgress("A payment prompt is already waiting on the phone.")
+        attempt = Attempt(
+            id=new_id(),
+            intent_id=intent_id,
+            payer_id=intent.payer_id,
+            method="mobile_money",
+            provider=provider_name,
+            phone=e164,
+            amount=intent.amount,
+            status=AttemptStatus.INITIATED,
+            created_at=clock.now(),
+        )
+        await tx.store.add_attempt(attempt)
+        await tx.store.set_intent_status(intent_id, IntentStatus.PROCESSING.value, clock.now())
+    provider = providers[provider_name]
+    try:
+        ref = await provider.collect(
+            reference=attempt.id.hex[-12:],
+            msisdn_e164=e164,
+            amount=attempt.amount,
+            callback_url=callback_url,
+            description="Nexgate",
+        )
+    except ProviderRejected as exc:
+        await _fail(uow, clock, attempt.id, "provider_error", detail=str(exc))
+        raise Conflict(f"The provider refused the payment: {exc}", code="provider_rejected") from None
+    except ProviderUnreachable:
+        # The prompt may or may not have gone out: never resend blindly.
+        async with uow() as tx:
+            attempt.status = AttemptStatus.AMBIGUOUS
+            attempt.failure_reason = "provider_unreachable"
+            await tx.store.update_attempt(attempt, clock.now())
+        return attempt
+    async with uow() as tx:
+        attempt.status = AttemptStatus.PENDING
+        attempt.provider_ref = ref
+        await tx.store.update_attempt(attempt, clock.now())
+    return attempt
+
+
+async def _fail(
+    uow: UnitOfWork, clock: Clock, attempt_id: uuid.UUID, reason: str, *, detail: str = ""
+) -> None:
+    async with uow() as tx:
+        attempt = await tx.store.get_attempt(attempt_id, lock=True)
+        if attempt is None or attempt.status in FINAL_ATTEMPT:
+            return
+        intent = await tx.store.get_intent(attempt.intent_id, lock=True)
+        assert intent is not None
+        attempt.status = AttemptStatus.FAILED
+        attempt.failure_reason = reason
+        await tx.store.update_attempt(attempt, clock.now())
+        if intent.status is IntentStatus.PROCESSING:
+            await tx.store.set_intent_status(intent.id, IntentStatus.REQUIRES_PAYMENT.value, clock.now())
+        await tx.outbox.add(
+            PaymentFailed(
+                intent_id=intent.id,
+                purpose=intent.purpose,
+                reference=intent.reference,
+                payer_id=intent.payer_id,
+                reason=reason,
+                retryable=True,
+            )
+        )
+
+
+async def _succeed(uow: UnitOfWork, clock: Clock, attempt_id: uuid.UUID, receipt: str | None) -> bool:
+    """Apply a confirmed collection exactly once; False if it had already taken effect."""
+    async with uow() as tx:
+        attempt = await tx.store.get_attempt(attempt_id, lock=True)
+        if attempt is None or attempt.status in FINAL_ATTEMPT or attempt.provider_ref is None:
+            return False
+        assert attempt.provider is not None
+        entry_id = new_id()
+        if not await tx.store.claim_provider_txn(
+            attempt.provider, attempt.provider_ref, attempt.id, entry_id
+        ):
+            return False
+        intent = await tx.store.get_intent(attempt.intent_id, lock=True)
+        assert intent is not None
+        clearing = AccountRef.clearing(attempt.provider, attempt.amount.currency)
+        now = clock.now()
+        attempt.status = AttemptStatus.SUCCEEDED
+        attempt.provider_txn_id = receipt
+        if not intent.payable:
+            # Paid after a cancel, expiry or another success: the money is the payer's, in the wallet.
+            targets = [(AccountRef.wallet(intent.payer_id, attempt.amount.currency), attempt.amount)]
+            attempt.failure_reason = "credited_to_wallet"
+            message: list = [
+                PaymentCreditedToWallet(
+                    intent_id=intent.id,
+                    attempt_id=attempt.id,
+                    payer_id=intent.payer_id,
+                    amount=money_of(attempt.amount),
+                )
+            ]
+        elif intent.purpose == "wallet_topup":
+            targets = [(AccountRef.wallet(intent.payer_id, intent.amount.currency), intent.amount)]
+            message = [
+                WalletToppedUp(intent_id=intent.id, user_id=intent.payer_id, amount=money_of(intent.amount))
+            ]
+        else:
+            targets = [(AccountRef.escrow(h.id, h.amount.currency), h.amount) for h in intent.holds]
+            message = [
+                PaymentSucceeded(
+                    intent_id=intent.id,
+                    purpose=intent.purpose,
+                    reference=intent.reference,
+                    payer_id=intent.payer_id,
+                    amount=money_of(intent.amount),
+                    method="mobile_money",
+                    provider=attempt.provider,
+                    holds=[
+                        HoldFunded(
+                            hold_id=h.id,
+                            payee_id=h.payee_id,
+                            amount=money_of(h.amount),
+                            reference=h.reference,
+                        )
+                        for h in intent.holds
+                    ],
+                )
+            ]
+            for hold in intent.holds:
+                hold.status, hold.held = HoldStatus.HELD, hold.amount
+                await tx.store.update_hold(hold, now)
+        await tx.ledger.post(
+            transfer(
+                id=entry_id,
+                kind="collection",
+                reference=f"attempt:{attempt.id}",
+                idempotency_key=f"collection:{attempt.id}",
+                source=clearing,
+                targets=targets,
+            )
+        )
+        if intent.payable:
+            await tx.store.set_intent_status(intent.id, IntentStatus.SUCCEEDED.value, now)
+            if intent.purpose == "wallet_topup":
+                message.append(
+                    PaymentSucceeded(
+                        intent_id=intent.id,
+                        purpose=intent.purpose,
+                        reference=intent.reference,
+                        payer_id=intent.payer_id,
+                        amount=money_of(intent.amount),
+                        method="mobile_money",
+                        provider=attempt.provider,
+                    )
+                )
+        # A late success keeps the one-succeeded-attempt index free for the real one.
+        if attempt.failure_reason == "credited_to_wallet" and intent.status is IntentStatus.SUCCEEDED:
+            attempt.status = AttemptStatus.FAILED
+        await tx.store.update_attempt(attempt, now)
+        await tx.outbox.add(*message)
+    return True
+
+
+async def _apply(
+    uow: UnitOfWork, clock: Clock, attempt: Attempt, status: CollectionStatus, receipt: str | None
+) -> str:
+    if status.outcome is ProviderOutcome.SUCCEEDED:
+        return "credited" if await _succeed(uow, clock, attempt.id, receipt) else "duplicate"
+    if status.outcome is ProviderOutcome.FAILED:
+        await _fail(uow, clock, attempt.id, status.reason or "rejected")
+        return "failed"
+    return "unconfirmed"
+
+
+async def _flag(uow: UnitOfWork, clock: Clock, attempt_id: uuid.UUID) -> None:
+    async with uow() as tx:
+        attempt = await tx.store.get_attempt(attempt_id, lock=True)
+        if attempt is not None:
+            attempt.suspicious = True
+            await tx.store.update_attempt(attempt, clock.now())
+
+
+def _redact(body: object) -> object:
+    """The callback as stored: phone numbers cut to their last three digits."""
+    if isinstance(body, dict):
+        return {
+            k: (
+                "*" * 9 + str(v)[-3:]
+                if k in ("PhoneNumber", "msisdn", "phone") and v is not None
+                else _redact(v)
+            )
+            for k, v in body.items()
+        }
+    if isinstance(body, list):
+        if len(body) > 0 and all(isinstance(i, dict) and "Name" in i for i in body):
+            return [
+                {**i, "Value": "*" * 9 + str(i.get("Value"))[-3:]} if i.get("Name") == "PhoneNumber" else i
+                for i in body
+            ]
+        return [_redact(i) for i in body]
+    return body
+
+
+async def handle_collection_callback(
+    *, uow: UnitOfWork, clock: Clock, provider: MobileMoneyProvider, body: object
+) -> str:
+    """Store the callback, then confirm it with the provider before any money moves.
+
+    Returns what became of it (stored on the callback row): ``unknown``, ``final``,
+    ``mismatch``, ``unconfirmed``, ``credited``, ``duplicate`` or ``failed``.
+    """
+    parsed: CollectionCallback = provider.parse_collection_callback(body)
+    async with uow() as tx:
+        callback_id = await tx.store.record_callback(
+            provider=provider.name, kind="collection", body=_redact(body), provider_ref=parsed.provider_ref
+        )
+    outcome = await _process(uow, clock, provider, parsed)
+    async with uow() as tx:
+        await tx.store.set_callback_outcome(callback_id, outcome)
+    return outcome
+
+
+async def _process(
+    uow: UnitOfWork, clock: Clock, provider: MobileMoneyProvider, parsed: CollectionCallback
+) -> str:
+    async with uow() as tx:
+        attempt = await tx.store.attempt_by_provider_ref(provider.name, parsed.provider_ref)
+    if attempt is None:
+        return "unknown"
+    if attempt.status in FINAL_ATTEMPT:
+        return "final"
+    if parsed.outcome is ProviderOutcome.SUCCEEDED:
+        expected_msisdn = (attempt.phone or "").removeprefix("+")
+        if parsed.amount_major != attempt.amount.to_major_units_whole() or (
+            parsed.msisdn is not None and parsed.msisdn != expected_msisdn
+        ):
+            await _flag(uow, clock, attempt.id)
+            return "mismatch"
+    try:
+        status = await provider.query_collection(parsed.provider_ref)
+    except (ProviderUnreachable, ProviderRejected):
+        return "unconfirmed"  # reconciliation asks again later
+    if parsed.outcome is ProviderOutcome.SUCCEEDED and status.outcome is ProviderOutcome.FAILED:
+        await _flag(uow, clock, attempt.id)
+    return await _apply(
+        uow, clock, attempt, status, parsed.receipt if status.outcome is ProviderOutcome.SUCCEEDED else None
+    )
+
+
+async def reconcile_pending(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    provider: MobileMoneyProvider,
+    older_than: timedelta,
+    give_up_after: timedelta,
+) -> dict[str, int]:
+    """Ask the provider about attempts still pending past ``older_than``; those pending past
+    ``give_up_after`` become ``ambiguous`` for the admin queue."""
+    counts: dict[str, int] = {}
+    async with uow() as tx:
+        pending = await tx.store.pending_attempts(provider.name, clock.now() - older_than, 100)
+    for attempt in pending:
+        assert attempt.provider_ref is not None
+        try:
+            status = await provider.query_collection(attempt.provider_ref)
+        except (ProviderUnreachable, ProviderRejected):
+            status = CollectionStatus(ProviderOutcome.PENDING)
+        outcome = await _apply(uow, clock, attempt, status, None)
+        if outcome == "unconfirmed" and attempt.created_at <= clock.now() - give_up_after:
+            async with uow() as tx:
+                locked = await tx.store.get_attempt(attempt.id, lock=True)
+                if locked is not None and locked.status is AttemptStatus.PENDING:
+                    locked.status = AttemptStatus.AMBIGUOUS
+                    await tx.store.update_attempt(locked, clock.now())
+                    outcome = "ambiguous"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+async def cancel_intent(*, uow: UnitOfWork, clock: Clock, actor: Actor, intent_id: uuid.UUID) -> Intent:
+    """Cancel an unpaid intent (its owner only). Money that still arrives goes to the wallet."""
+    async with uow() as tx:
+        intent = await tx.store.get_intent(intent_id, lock=True)
+        if intent is None or (actor.name != intent.owner and not actor.admin):
+            raise IntentNotFound("No such payment intent.")
+        if not intent.payable:
+            raise IntentNotPayable("Only an unpaid intent can be cancelled.")
+        await tx.store.set_intent_status(intent.id, IntentStatus.CANCELLED.value, clock.now())
+        for hold in intent.holds:
+            hold.status = HoldStatus.VOID
+            await tx.store.update_hold(hold, clock.now())
+        intent.status = IntentStatus.CANCELLED
+    return intent

@@ -1,0 +1,17 @@
+"""Wires the payments adapters to the apps: the one place that knows both sides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nexgate.kernel.contexts import ContextSpec
+from nexgate.payments.adapters.http.plugin import PaymentsPlugin
+from nexgate.payments.adapters.sql import models
+
+context = ContextSpec(
+    name="payments",
+    metadata=models.metadata,
+    tables=models.tables,
+    migrations=Path(models.__file__).parent / "migrations",
+    http=PaymentsPlugin,
+)

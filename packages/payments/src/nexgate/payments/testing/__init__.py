@@ -1,0 +1,1 @@
+"""Fake mobile-money providers for tests and local demos (never used in production)."""
