@@ -19,7 +19,7 @@ from nexgate.worker.app import build_worker
 
 
 @pytest.fixture
-def nexgate(settings):  # noqa: ANN201 - a small runner
+def nexgate(settings):
     """Run ``nexgate <args>`` in a thread with the test's settings in the environment."""
     env = {
         "NEXGATE_DATABASE_URL": settings.database_url,
@@ -29,13 +29,14 @@ def nexgate(settings):  # noqa: ANN201 - a small runner
         "NEXGATE_MESSAGING_NAMESPACE": settings.messaging_namespace,
         "NEXGATE_CONTEXTS": "skeleton",
         "NEXGATE_LOG_LEVEL": "WARNING",
-        "COLUMNS": "200",  # rich wraps long queue names at 80 columns
     }
 
-    async def run(*args: str):  # noqa: ANN202
+    async def run(*args: str):
         platform_settings.cache_clear()
         try:
-            return await asyncio.to_thread(CliRunner(env=env).invoke, main, list(args), catch_exceptions=False)
+            return await asyncio.to_thread(
+                CliRunner(env=env).invoke, main, list(args), catch_exceptions=False
+            )
         finally:
             platform_settings.cache_clear()
 

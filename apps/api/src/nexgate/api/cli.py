@@ -18,7 +18,10 @@ from rich.table import Table
 from nexgate.kernel.contexts import ContextSpec, available_contexts, select_contexts
 from nexgate.kernel.settings import PlatformSettings, platform_settings
 
-console = Console()
+
+def _console() -> Console:
+    # Piped output (logs, CI, tests) must not truncate queue names to 80 columns.
+    return Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _settings() -> PlatformSettings:
@@ -89,7 +92,7 @@ def migrate() -> None:
             await upgrade(url, locations)
 
     asyncio.run(run())
-    console.print(f"migrated: {', '.join(s.name for s in specs) or 'no contexts hosted'}")
+    _console().print(f"migrated: {', '.join(s.name for s in specs) or 'no contexts hosted'}")
 
 
 @main.command("make-migration")
@@ -118,7 +121,7 @@ def seed_demo() -> None:
             await runtime.aclose()
 
     seeded = asyncio.run(run())
-    console.print(f"seeded: {', '.join(seeded) or 'nothing (already seeded or no context seeds)'}")
+    _console().print(f"seeded: {', '.join(seeded) or 'nothing (already seeded or no context seeds)'}")
 
 
 @main.command("create-admin")
@@ -139,7 +142,7 @@ def create_admin(identifier: str, password: str) -> None:
         finally:
             await runtime.aclose()
 
-    console.print(f"administrator created: {asyncio.run(run())}")
+    _console().print(f"administrator created: {asyncio.run(run())}")
 
 
 @main.group()
@@ -168,11 +171,11 @@ def outbox_status() -> None:
     table = Table("context", "pending", "oldest pending", "failing", title="outbox")
     for lag in lags:
         table.add_row(lag.context, str(lag.pending), str(lag.oldest_pending_age or "-"), str(lag.failing))
-    console.print(table)
+    _console().print(table)
     table = Table("queue", "dead letters", "last error", title="dead letters")
     for row in dead:
         table.add_row(row.queue, str(row.count), row.last_error or "-")
-    console.print(table)
+    _console().print(table)
     if any(row.count for row in dead):
         sys.exit(1)
 
@@ -185,7 +188,7 @@ def outbox_replay(queue: str, limit: int | None) -> None:
     from nexgate.kernel.messaging.admin import replay_dead_letters
 
     moved = asyncio.run(replay_dead_letters(_settings().rabbitmq_url, queue, limit))
-    console.print(f"replayed {moved} message(s) to {queue}")
+    _console().print(f"replayed {moved} message(s) to {queue}")
 
 
 @main.command()
@@ -201,7 +204,7 @@ def openapi(out: Path) -> None:
     out.write_bytes(
         msgspec.json.format(msgspec.json.encode(app.openapi_schema.to_schema()), indent=2) + b"\n"
     )
-    console.print(f"wrote {out}")
+    _console().print(f"wrote {out}")
 
 
 @main.command()
@@ -214,7 +217,7 @@ def dev(port: int) -> None:
     ctx = click.get_current_context()
     ctx.invoke(migrate)
     ctx.invoke(seed_demo)
-    console.print(f"[bold]Nexgate[/bold] on http://127.0.0.1:{port}  docs: http://127.0.0.1:{port}/docs")
+    _console().print(f"[bold]Nexgate[/bold] on http://127.0.0.1:{port}  docs: http://127.0.0.1:{port}/docs")
     ctx.invoke(serve, host="127.0.0.1", port=port, workers=1)
 
 

@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_type_hints
 
 import structlog
-from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitQueue, RabbitRouter
 from faststream.rabbit.message import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexgate.contracts import Contract
-from nexgate.kernel.messaging.broker import context_exchange
+from nexgate.kernel.messaging.broker import context_exchange, current_delivery
 from nexgate.kernel.messaging.naming import Naming
 from nexgate.kernel.sql.database import Database
 from nexgate.kernel.sql.outbox import OutboxTables, claim
@@ -101,9 +100,8 @@ def consumer(
             },
         )
 
-        async def handle(
-            body: Any, message: Any = Context("message"), broker: Any = Context("broker")
-        ) -> None:
+        async def handle(body: Any) -> None:
+            message, broker = current_delivery()
             try:
                 async with wiring.database.sessions() as session, session.begin():
                     if await claim(session, wiring.tables, queue_name, body.id):
@@ -115,12 +113,7 @@ def consumer(
 
         # FastStream reads the payload type from the annotation (msgspec decodes and
         # validates it, and AsyncAPI documents it); set it from the effect's contract.
-        handle.__annotations__ = {
-            "body": contract,
-            "message": RabbitMessage,
-            "broker": RabbitBroker,
-            "return": None,
-        }
+        handle.__annotations__ = {"body": contract, "return": None}
         handle.__name__ = effect.__name__
         router.subscriber(
             queue,
