@@ -152,3 +152,9 @@ async def test_docs_render_from_local_assets(client) -> None:
     assert NOTES in spec["paths"] or NOTES + "/" in spec["paths"]
     asyncapi = (await client.get("/docs/asyncapi.json")).json()
     assert asyncapi["asyncapi"] == "3.0.0"
+    page = await client.get("/docs/asyncapi")
+    assert "/schema/assets/asyncapi-web-component.js" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing fetched from elsewhere
+    assert (await client.get("/schema/assets/asyncapi-web-component.js")).status_code == 200
+    # The bundled web component renders AsyncAPI 2.x; the page reads the 2.6 form.
+    assert (await client.get("/docs/asyncapi-2.6.json")).json()["asyncapi"] == "2.6.0"

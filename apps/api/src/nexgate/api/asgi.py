@@ -19,7 +19,14 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from nexgate.api.docs import asyncapi_document, docs_home, openapi_config, swagger_assets
+from nexgate.api.docs import (
+    asyncapi_2_document,
+    asyncapi_document,
+    asyncapi_page,
+    docs_home,
+    openapi_config,
+    swagger_assets,
+)
 from nexgate.api.health import HealthController
 from nexgate.kernel.contexts import ContextSpec, select_contexts
 from nexgate.kernel.http.auth import PrincipalMiddleware, auth_state, provide_principal
@@ -113,7 +120,15 @@ def create_app(
         "worker_spec": worker,
     }
     return Litestar(
-        route_handlers=[HealthController, MetricsController, swagger_assets, docs_home, asyncapi_document],
+        route_handlers=[
+            HealthController,
+            MetricsController,
+            swagger_assets,
+            docs_home,
+            asyncapi_document,
+            asyncapi_2_document,
+            asyncapi_page,
+        ],
         plugins=[SQLAlchemyPlugin(config=database), *[spec.http(runtime) for spec in hosted if spec.http]],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),

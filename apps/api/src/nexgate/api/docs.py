@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import litestar_offline_docs
-from litestar import Request, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Redirect
@@ -45,6 +45,34 @@ swagger_assets = create_static_files_router(
 @get("/docs", include_in_schema=False)
 async def docs_home() -> Redirect:
     return Redirect("/schema/swagger")
+
+
+_ASYNCAPI_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Nexgate messages</title>
+  <link rel="stylesheet" href="{ASSETS}/default.min.css">
+</head>
+<body>
+  <asyncapi-component schemaUrl="/docs/asyncapi-2.6.json" cssImportPath="{ASSETS}/default.min.css"
+    config='{{"show": {{"sidebar": true}}}}'></asyncapi-component>
+  <script src="{ASSETS}/asyncapi-web-component.js" defer></script>
+</body>
+</html>
+"""
+
+
+@get("/docs/asyncapi", include_in_schema=False, media_type=MediaType.HTML)
+async def asyncapi_page() -> str:
+    """The message docs, rendered by the AsyncAPI web component served from local assets."""
+    return _ASYNCAPI_PAGE
+
+
+@get("/docs/asyncapi-2.6.json", include_in_schema=False)
+async def asyncapi_2_document(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """The same document in AsyncAPI 2.6: the bundled web component cannot render 3.0 yet."""
+    return Response(asyncapi(request.app.state.worker_spec, "2.6.0").to_specification().to_jsonable())
 
 
 @get("/docs/asyncapi.json", include_in_schema=False, summary="AsyncAPI 3.0 document of the messages")

@@ -135,12 +135,13 @@ def build_worker(
     return Worker(runtime=runtime, broker=broker, contexts=contexts, relay=relay, scheduler=scheduler)
 
 
-def asyncapi(worker: Worker) -> AsyncAPI:
+def asyncapi(worker: Worker, schema_version: str = "3.0.0") -> AsyncAPI:
     return AsyncAPI(
         worker.broker,
         title="Nexgate messages",
         version=VERSION,
         description="Facts the Nexgate contexts publish to RabbitMQ, and the queues that consume them.",
+        schema_version=schema_version,
     )
 
 
