@@ -1,0 +1,1 @@
+"""Nexgate profiles context: profiles, follows, blocks, privacy and an explainable trust score"""
