@@ -27,6 +27,7 @@ RESULTS = HERE / "results"
 BENCHMARKS = {
     "outbox_throughput": "outbox_throughput",
     "http_hello": "http_hello",
+    "auth": "auth",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar, WebSocket, get, websocket
+from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import WebSocketDisconnect
@@ -63,6 +63,11 @@ async def admin() -> dict[str, bool]:
     return {"ok": True}
 
 
+@get("/webhook", opt={"foreign_authorization": True})
+async def webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return {"user": request.scope["user"], "authorization": request.headers.get("authorization")}
+
+
 @websocket("/ws", guards=[requires_principal])
 async def ws(socket: WebSocket[Principal, str, State]) -> None:
     await socket.accept()
@@ -106,7 +111,7 @@ async def client(settings: PlatformSettings) -> AsyncIterator[AsyncTestClient[Li
             await app_redis.aclose()
 
     app = Litestar(
-        route_handlers=[me, whoami, public, admin, ws],
+        route_handlers=[me, whoami, public, admin, webhook, ws],
         middleware=[PrincipalMiddleware()],
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
@@ -227,3 +232,15 @@ async def test_websocket(client: AsyncTestClient[Litestar], signer: TokenSigner)
         ):
             pass
         assert (closed.value.code, closed.value.detail) == (4401, reason)
+
+
+async def test_a_route_marked_foreign_authorization_gets_another_scheme_and_no_principal(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    # A provider's webhook signs with its own scheme (Selcom: "SELCOM <base64 key>").
+    response = await client.get("/webhook", headers={"Authorization": "SELCOM a2V5"})
+    assert response.status_code == 200
+    assert response.json() == {"user": None, "authorization": "SELCOM a2V5"}
+    # Everywhere else that scheme is still refused.
+    refused = await client.get("/public", headers={"Authorization": "SELCOM a2V5"})
+    assert refused.status_code == 401

@@ -24,6 +24,7 @@ from nexgate.kernel.security.keys import (
     RemoteJWKSSource,
     StaticKeySource,
     load_or_create_signing_key,
+    load_retired_keys,
 )
 from nexgate.kernel.security.principal import Principal
 from nexgate.kernel.security.revocation import SessionDenylist
@@ -78,6 +79,12 @@ class PrincipalMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope["user"] = None
         scope["auth"] = None
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get("foreign_authorization"):
+            # A route whose callers sign with their own Authorization scheme (a provider's
+            # webhook, e.g. Selcom's "SELCOM <key>"): no principal, the route checks it itself.
+            await next_app(scope, receive, send)
+            return
         try:
             token = _bearer_token(scope)
             if token is not None:
@@ -150,7 +157,9 @@ def auth_state(
     if settings.jwks_url:
         source = RemoteJWKSSource(settings.jwks_url, settings.jwks_cache_s, http)
     else:
-        source = StaticKeySource([load_or_create_signing_key(settings.signing_key_file)])
+        active = load_or_create_signing_key(settings.signing_key_file)
+        # Keys retired by a rotation keep verifying the tokens they signed.
+        source = StaticKeySource([active, *load_retired_keys(settings.signing_key_file)])
     return {
         "token_verifier": TokenVerifier(source, settings.jwt_issuer, settings.jwt_audience),
         "session_denylist": SessionDenylist(redis, settings.redis_prefix),

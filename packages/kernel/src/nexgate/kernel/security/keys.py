@@ -60,6 +60,59 @@ def load_or_create_signing_key(path: Path) -> OKPKey:
     return key
 
 
+def retired_keys_path(path: Path) -> Path:
+    """Where keys retired by `rotate_signing_key` wait until their tokens have expired."""
+    return path.with_name(f"{path.name}.retired.json")
+
+
+def load_retired_keys(path: Path) -> list[OKPKey]:
+    """Public parts of the keys retired from the signing key at ``path`` (none if never rotated).
+
+    They still verify the tokens they signed, so verifiers and the JWKS keep them until
+    the next rotation prunes them (see `rotate_signing_key`).
+    """
+    retired = retired_keys_path(path)
+    if not retired.exists():
+        return []
+    entries = json.loads(retired.read_text(encoding="utf-8")).get("keys", [])
+    keys = [_signing_key(entry) for entry in entries]
+    return [key for key in keys if key is not None]
+
+
+def rotate_signing_key(path: Path, *, now: float | None = None, keep_s: float = 3600) -> OKPKey:
+    """Make a new signing key; the current one keeps verifying as a retired key.
+
+    Retired keys older than ``keep_s`` seconds (use at least one access-token lifetime) are
+    pruned. Processes load keys at start: restart them after a rotation (split-mode
+    verifiers refetch the JWKS on an unknown ``kid`` by themselves).
+    """
+    at = time.time() if now is None else now
+    current = load_or_create_signing_key(path)
+    retired = retired_keys_path(path)
+    entries = json.loads(retired.read_text(encoding="utf-8")).get("keys", []) if retired.exists() else []
+    kept = [e for e in entries if at - float(e.get("retired_at", 0)) < keep_s]
+    kept.append({**_public(current).as_dict(private=False), "retired_at": at})
+    _write_private(retired, json.dumps({"keys": kept}))
+    key = OKPKey.generate_key(ALGORITHM, parameters={"use": "sig", "alg": ALGORITHM})
+    _write_private(path, json.dumps(key.as_dict(private=True, kid=key.thumbprint())))
+    return load_or_create_signing_key(path)
+
+
+def _write_private(path: Path, document: str) -> None:
+    """Replace ``path`` atomically with a 0600 file."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            tmp.write(document)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
 def public_keyset(keys: Iterable[OKPKey]) -> dict[str, Any]:
     """The JWKS document served at ``/.well-known/jwks.json`` (public parts only)."""
     return {"keys": [_public(key).as_dict(private=False) for key in keys]}

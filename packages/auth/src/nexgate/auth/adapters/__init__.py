@@ -1,0 +1,1 @@
+"""Adapters: the only layer that knows HTTP, SQL, Redis and cryptographic libraries."""

@@ -1,0 +1,1 @@
+"""Password hashing, code MACs, delivery encryption and refresh-token material."""

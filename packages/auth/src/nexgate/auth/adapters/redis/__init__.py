@@ -1,0 +1,1 @@
+"""Redis adapters of the auth context: login lockout and session revocation."""

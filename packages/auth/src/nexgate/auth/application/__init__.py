@@ -1,0 +1,1 @@
+"""Use cases: a command in, ports as arguments, a result out."""

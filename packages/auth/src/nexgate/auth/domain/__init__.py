@@ -1,0 +1,1 @@
+"""Pure domain of the auth context: accounts, one-time-code challenges, device sessions."""

@@ -1,0 +1,171 @@
+"""Codes reach the real RabbitMQ only encrypted; secrets never reach the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import aio_pika
+import msgspec
+import pytest
+
+from nexgate.auth.bootstrap import context as auth_context
+from nexgate.contracts.auth import OtpRequested, SessionRevoked, UserRegistered
+from nexgate.worker.app import Worker, build_worker
+
+
+@pytest.fixture
+async def worker(settings, runtime) -> AsyncIterator[Worker]:
+    worker = build_worker(settings, runtime=runtime, contexts=[auth_context])
+    yield worker
+    await worker.stop()
+
+
+async def bound_queue(
+    channel: aio_pika.abc.AbstractChannel, runtime, *tags: str
+) -> aio_pika.abc.AbstractQueue:
+    exchange = await channel.declare_exchange(
+        runtime.naming.exchange("auth"), aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(f"{runtime.naming.namespace}auth.test-listener", exclusive=True)
+    for tag in tags:
+        await queue.bind(exchange, routing_key=tag)
+    return queue
+
+
+async def next_message(
+    queue: aio_pika.abc.AbstractQueue, timeout: float = 15.0
+) -> aio_pika.abc.AbstractIncomingMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is not None:
+            return message
+        await asyncio.sleep(0.05)
+    raise AssertionError("no message arrived")
+
+
+async def test_otp_published_encrypted_and_absent_from_db_outbox_logs(
+    auth, runtime, settings, worker
+) -> None:
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await bound_queue(
+            channel, runtime, OtpRequested.tag(), SessionRevoked.tag(), UserRegistered.tag()
+        )
+        started = await auth.register(phone="0754 321 987", displayName="Baraka")
+        assert started.status_code == 202, started.text
+        challenge_id = started.json()["challengeId"]
+
+        await worker.broker.start()
+        await worker.start_background()
+
+        delivered = await next_message(queue)
+        assert delivered.routing_key == OtpRequested.tag()
+        otp = msgspec.json.decode(delivered.body, type=OtpRequested)
+        assert str(otp.challenge_id) == challenge_id
+        assert (otp.purpose, otp.channel, otp.destination, otp.key_id) == (
+            "registration",
+            "phone",
+            "+255754321987",
+            "test-1",
+        )
+        code = auth.decrypt(otp)
+        assert len(code) == 6
+        assert code.isdigit()
+        assert code.encode() not in delivered.body
+
+        # The decrypted code completes the registration over HTTP.
+        dev = auth.device()
+        verified = await auth.verify(challenge_id, code, dev)
+        assert verified.status_code == 201, verified.text
+        registered = msgspec.json.decode((await next_message(queue)).body, type=UserRegistered)
+        assert str(registered.user_id) == verified.json()["account"]["id"]
+
+        # A reused refresh token revokes the session; consumers hear of it through the broker.
+        first = verified.json()["refreshToken"]
+        headers = {"X-Device-Id": dev["deviceId"]}
+        url = f"{auth.base}/tokens/refresh"
+        second = (await auth.client.post(url, json={"refreshToken": first}, headers=headers)).json()[
+            "refreshToken"
+        ]
+        await auth.client.post(url, json={"refreshToken": second}, headers=headers)
+        reused = await auth.client.post(url, json={"refreshToken": first}, headers=headers)
+        assert reused.status_code == 401
+        assert reused.json()["code"] == "refresh_token_reused"
+        revoked = msgspec.json.decode((await next_message(queue)).body, type=SessionRevoked)
+        assert (str(revoked.session_id), revoked.reason) == (
+            verified.json()["session"]["id"],
+            "refresh_token_reused",
+        )
+
+
+class Capture(logging.Handler):
+    def __init__(self, formatter: logging.Formatter | None) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self._formatter = formatter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        rendered = self._formatter.format(record) if self._formatter else record.getMessage()
+        self.lines.append(f"{rendered} {record.__dict__!r}")
+
+
+async def test_no_password_code_token_or_phone_in_logs(auth) -> None:
+    root = logging.getLogger()
+    capture = Capture(root.handlers[0].formatter if root.handlers else None)
+    level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    secrets: list[str] = []
+    try:
+        password = "unique logged-never passphrase"
+        new_password = "second never-logged passphrase"
+        secrets += [password, new_password, "+255765432198", "765432198", "0765 432 198"]
+        started = await auth.register(phone="0765 432 198", password=password)
+        challenge_id = started.json()["challengeId"]
+        code = await auth.code_for(challenge_id)
+        dev = auth.device()
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        await auth.verify(challenge_id, wrong, dev)
+        signed = (await auth.verify(challenge_id, code, dev)).json()
+        bad_login = await auth.login("0765432198", "not the right one at all")
+        assert bad_login.status_code == 401
+        login_response = await auth.login("+255765432198", password, dev)
+        assert login_response.status_code == 200, login_response.text
+        login = login_response.json()
+        rotated = await auth.client.post(
+            f"{auth.base}/tokens/refresh",
+            json={"refreshToken": login["refreshToken"]},
+            headers={"X-Device-Id": dev["deviceId"]},
+        )
+        assert rotated.status_code == 200, rotated.text
+        reset = await auth.client.post(f"{auth.base}/password-resets", json={"identifier": "0765432198"})
+        reset_id = reset.json()["challengeId"]
+        reset_code = await auth.code_for(reset_id)
+        done = await auth.client.post(
+            f"{auth.base}/password-resets/{reset_id}/complete",
+            json={"code": reset_code, "newPassword": new_password},
+        )
+        assert done.status_code == 204
+        secrets += [
+            code,
+            wrong,
+            reset_code,
+            signed["accessToken"],
+            signed["refreshToken"],
+            login["accessToken"],
+            login["refreshToken"],
+            rotated.json()["refreshToken"],
+            dev["deviceId"],
+        ]
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(level)
+    text = "\n".join(capture.lines)
+    assert "http.request" in text  # the capture really saw the flow's logs
+    leaked = [s for s in secrets if s in text]
+    assert not leaked, f"found in logs: {leaked}"
