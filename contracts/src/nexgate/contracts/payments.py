@@ -79,3 +79,22 @@ class RefundCompleted(Contract, tag="payments.refund_completed.v1", kw_only=True
     payer_id: uuid.UUID
     amount: MoneyAmount
     remaining_held: MoneyAmount
+
+
+class PayoutCompleted(Contract, tag="payments.payout_completed.v1", kw_only=True):
+    """A withdrawal reached the user's mobile-money account."""
+
+    payout_id: uuid.UUID
+    user_id: uuid.UUID
+    amount: MoneyAmount
+    provider: str
+
+
+class PayoutFailed(Contract, tag="payments.payout_failed.v1", kw_only=True):
+    """A withdrawal failed or was refused; its amount is back in the wallet."""
+
+    payout_id: uuid.UUID
+    user_id: uuid.UUID
+    amount: MoneyAmount
+    provider: str
+    reason: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from nexgate.payments.testing.fake_daraja import FakeDaraja, free_port, serve
+from nexgate.payments.testing.fake_selcom import FakeSelcom
 
 CALLBACK_TOKEN = "test-callback-token-0123456789"
 
@@ -19,18 +21,52 @@ class Live:
     daraja: FakeDaraja
     base_url: str
     daraja_url: str
+    app: object = None
+    selcom: FakeSelcom | None = None
+
+    def app_provider(self, name: str):
+        """The provider instance the running app uses (built from the same settings)."""
+        from nexgate.payments.adapters.providers import build_selcom
+        from nexgate.payments.settings import PaymentsSettings
+
+        assert name == "selcom"
+        return build_selcom(PaymentsSettings())
+
+    @property
+    def selcom_callback(self) -> str:
+        return f"{self.base_url}/api/v1/payments/callbacks/selcom/{CALLBACK_TOKEN}"
 
     @property
     def mpesa_callback(self) -> str:
         return f"{self.base_url}/api/v1/payments/callbacks/mpesa/{CALLBACK_TOKEN}"
 
+    @property
+    def b2c_result(self) -> str:
+        return f"{self.base_url}/api/v1/payments/callbacks/mpesa-b2c/{CALLBACK_TOKEN}"
+
 
 @pytest.fixture
 async def live(settings, contexts, monkeypatch) -> AsyncIterator[Live]:
+    async with _live(settings, contexts, monkeypatch, {}) as running:
+        yield running
+
+
+@pytest.fixture
+async def sandbox_live(settings, contexts, monkeypatch) -> AsyncIterator[Live]:
+    """The api with the sandbox provider on (as `just dev` has it), answering in 50 ms."""
+    async with _live(
+        settings, contexts, monkeypatch, {"SANDBOX": "true", "SANDBOX_DELAY_S": "0.05"}
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> AsyncIterator[Live]:
     from nexgate.api.asgi import create_app
 
     fake = FakeDaraja()
-    async with serve(fake.app()) as daraja_url:
+    selcom = FakeSelcom()
+    async with serve(fake.app()) as daraja_url, serve(selcom.app()) as selcom_url:
         port = free_port()
         for name, value in {
             "MPESA_BASE_URL": daraja_url,
@@ -41,11 +77,21 @@ async def live(settings, contexts, monkeypatch) -> AsyncIterator[Live]:
             "CALLBACK_BASE_URL": f"http://127.0.0.1:{port}",
             "CALLBACK_TOKEN": CALLBACK_TOKEN,
             "PROVIDER_TIMEOUT_S": "5",
+            "MPESA_B2C_SHORTCODE": fake.b2c_shortcode,
+            "MPESA_INITIATOR_NAME": fake.initiator_name,
+            "MPESA_INITIATOR_PASSWORD": fake.initiator_password,
+            "MPESA_CERTIFICATE_PEM": fake.certificate_pem,
+            "SELCOM_BASE_URL": selcom_url,
+            "SELCOM_API_KEY": selcom.api_key,
+            "SELCOM_API_SECRET": selcom.api_secret,
+            "SELCOM_VENDOR": selcom.vendor,
+            **extra,
         }.items():
             monkeypatch.setenv(f"NEXGATE_PAYMENTS_{name}", value)
         app = create_app(settings, contexts=list(contexts.values()))
         async with serve(app, port) as base_url, httpx.AsyncClient(base_url=base_url, timeout=20) as http:
             try:
-                yield Live(http, fake, base_url, daraja_url)
+                yield Live(http, fake, base_url, daraja_url, app, selcom)
             finally:
                 await fake.close()
+                await selcom.close()

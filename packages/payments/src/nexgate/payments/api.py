@@ -8,12 +8,22 @@ from datetime import datetime
 from nexgate.kernel.money import Money
 from nexgate.kernel.runtime import Runtime
 from nexgate.payments.adapters.sql.repository import sql_unit_of_work
-from nexgate.payments.application import collection
+from nexgate.payments.application import collection, escrow
 from nexgate.payments.application.collection import Actor
-from nexgate.payments.domain.intents import Intent, Split
+from nexgate.payments.domain.intents import Hold, Intent, Refund, Split
 from nexgate.payments.settings import PaymentsSettings
 
-__all__ = ["Actor", "Split", "cancel_intent", "create_intent", "get_intent"]
+__all__ = [
+    "Actor",
+    "Hold",
+    "Refund",
+    "Split",
+    "cancel_intent",
+    "create_intent",
+    "get_intent",
+    "refund",
+    "release_hold",
+]
 
 
 async def create_intent(
@@ -56,4 +66,32 @@ async def cancel_intent(runtime: Runtime, *, actor: Actor, intent_id: uuid.UUID)
         clock=runtime.clock,
         actor=actor,
         intent_id=intent_id,
+    )
+
+
+async def release_hold(runtime: Runtime, *, actor: Actor, hold_id: uuid.UUID) -> Hold:
+    """Release a hold to its payee (less the fee); a second call for the same hold is a no-op.
+
+    Only the context that created the intent (``Actor.system("<context>")``) or an admin."""
+    return await escrow.release_hold(
+        uow=sql_unit_of_work(runtime.database().sessions), clock=runtime.clock, actor=actor, hold_id=hold_id
+    )
+
+
+async def refund(
+    runtime: Runtime,
+    *,
+    actor: Actor,
+    hold_id: uuid.UUID,
+    idempotency_key: str,
+    amount: Money | None = None,
+) -> Refund:
+    """Refund ``amount`` (None: everything still held) of a hold to the payer's wallet."""
+    return await escrow.refund_hold(
+        uow=sql_unit_of_work(runtime.database().sessions),
+        clock=runtime.clock,
+        actor=actor,
+        hold_id=hold_id,
+        amount=amount,
+        idempotency_key=idempotency_key,
     )

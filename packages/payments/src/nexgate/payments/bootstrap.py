@@ -6,6 +6,7 @@ from pathlib import Path
 
 from nexgate.kernel.contexts import ContextSpec
 from nexgate.payments.adapters.http.plugin import PaymentsPlugin
+from nexgate.payments.adapters.jobs import payment_jobs
 from nexgate.payments.adapters.sql import models
 
 context = ContextSpec(
@@ -14,4 +15,5 @@ context = ContextSpec(
     tables=models.tables,
     migrations=Path(models.__file__).parent / "migrations",
     http=PaymentsPlugin,
+    jobs=payment_jobs,
 )

@@ -12,8 +12,9 @@ from typing import Protocol
 
 from nexgate.kernel.money import Money
 from nexgate.kernel.ports import MessageOutbox
-from nexgate.payments.domain.intents import Attempt, Hold, Intent
+from nexgate.payments.domain.intents import Attempt, Hold, Intent, Refund
 from nexgate.payments.domain.ledger import JournalEntry
+from nexgate.payments.domain.payouts import Payout
 
 
 class ProviderOutcome(StrEnum):
@@ -31,6 +32,8 @@ class CollectionStatus:
     description: str = ""
     #: Our reason when failed: cancelled_by_payer, insufficient_funds, timeout, rejected.
     reason: str = ""
+    #: The amount the provider says was paid, when its status API tells (whole major units).
+    amount_major: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,27 @@ class CollectionCallback:
     amount_major: int | None = None
     receipt: str | None = None
     msisdn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAccepted:
+    """The provider took a payout request; the result comes later (callback or status)."""
+
+    #: The provider's id (Daraja ConversationID).
+    provider_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutCallback:
+    """A provider's asynchronous payout result, parsed but NOT trusted."""
+
+    #: Our reference (Daraja OriginatorConversationID: the payout id).
+    reference: str
+    provider_ref: str
+    outcome: ProviderOutcome
+    code: str
+    amount_major: int | None = None
+    receipt: str | None = None
 
 
 class ProviderRejected(Exception):
@@ -71,11 +95,26 @@ class MobileMoneyProvider(Protocol):
     def parse_collection_callback(self, body: object) -> CollectionCallback: ...
 
 
+class PayoutProvider(Protocol):
+    name: str
+
+    async def disburse(
+        self, *, reference: str, msisdn_e164: str, amount: Money, result_url: str, timeout_url: str
+    ) -> PayoutAccepted:
+        """Send money to a mobile-money number; ``reference`` is our id for the request."""
+        ...
+
+    def parse_payout_callback(self, body: object) -> PayoutCallback: ...
+
+
 __all__ = [
     "CollectionCallback",
     "CollectionStatus",
     "MessageOutbox",
     "MobileMoneyProvider",
+    "PayoutAccepted",
+    "PayoutCallback",
+    "PayoutProvider",
     "ProviderOutcome",
     "ProviderRejected",
     "ProviderUnreachable",
@@ -105,16 +144,30 @@ class PaymentsStore(Protocol):
     ) -> bool: ...
     async def get_hold(self, hold_id: _uuid.UUID, *, lock: bool = False) -> Hold | None: ...
     async def update_hold(self, hold: Hold, now: datetime) -> None: ...
+    async def refund_by_key(self, hold_id: _uuid.UUID, actor: str, key: str) -> Refund | None: ...
+    async def add_refund(self, refund: Refund, *, actor: str, key: str) -> None: ...
     async def record_callback(
         self, *, provider: str, kind: str, body: object, provider_ref: str | None
     ) -> _uuid.UUID: ...
     async def set_callback_outcome(self, callback_id: _uuid.UUID, outcome: str) -> None: ...
 
 
+class PayoutStore(Protocol):
+    async def add(self, payout: Payout, *, key: str) -> None: ...
+    async def by_key(self, user_id: _uuid.UUID, key: str) -> Payout | None: ...
+    async def get(self, payout_id: _uuid.UUID, *, lock: bool = False) -> Payout | None: ...
+    async def update(self, payout: Payout, now: datetime) -> None: ...
+    async def of_user(
+        self, user_id: _uuid.UUID, *, after: tuple[datetime, _uuid.UUID] | None, limit: int
+    ) -> list[Payout]: ...
+    async def unsettled(self, provider: str, before: datetime, limit: int) -> list[Payout]: ...
+
+
 class Tx(Protocol):
     store: PaymentsStore
     ledger: Ledger
     outbox: MessageOutbox
+    payouts: PayoutStore
 
 
 #: Opens one transaction; it commits when the block exits normally and rolls back otherwise.

@@ -22,6 +22,16 @@ class PaymentsSettings(NexgateSettings):
     provider_timeout_s: float = 15.0
     #: Seconds after which a pending Daraja attempt is queried instead of awaiting the callback.
     mpesa_reconcile_after_s: float = 90.0
+    #: Seconds after which a Daraja attempt still unresolved becomes ``ambiguous`` (admin queue).
+    mpesa_give_up_after_s: float = 3600.0
+    #: How often the reconciliation jobs run.
+    reconcile_interval_s: float = 30.0
+
+    #: The sandbox provider takes every mobile-money number (local demos, `just dev` without
+    #: internet). Unset: on in development, off otherwise; refused in production.
+    sandbox: bool | None = None
+    #: Seconds before the sandbox "phone" answers on its own.
+    sandbox_delay_s: float = 2.0
 
     # -- M-Pesa Daraja (Kenya, KES) ------------------------------------------------------
     mpesa_base_url: str = "https://sandbox.safaricom.co.ke"
@@ -31,3 +41,28 @@ class PaymentsSettings(NexgateSettings):
     mpesa_passkey: str = ""
     #: Seconds before the token's stated expiry at which we stop reusing it.
     mpesa_token_margin_s: int = 600
+    #: B2C (payouts): the shortcode paying out, the initiator and its password, and the
+    #: provider's public certificate (PEM) the password is encrypted under.
+    mpesa_b2c_shortcode: str = "600000"
+    mpesa_initiator_name: str = "testapi"
+    mpesa_initiator_password: str = ""
+    mpesa_certificate_pem: str = ""
+
+    # -- Selcom (Tanzania, TZS; Vodacom numbers) ------------------------------------------
+    selcom_base_url: str = "https://apigw.selcommobile.com/v1"
+    selcom_api_key: str = ""
+    selcom_api_secret: str = ""
+    selcom_vendor: str = ""
+    #: How far a webhook's Timestamp may be from our clock.
+    selcom_callback_tolerance_s: float = 300.0
+    #: Selcom: "do a transaction query status api after 3 mins interval".
+    selcom_reconcile_after_s: float = 180.0
+
+    # -- withdrawals ------------------------------------------------------------------------
+    #: Smallest and largest single withdrawal per currency, in minor units.
+    withdrawal_minimum: dict[str, int] = {"KES": 10_00, "TZS": 1_000_00}
+    withdrawal_maximum: dict[str, int] = {"KES": 150_000_00, "TZS": 3_000_000_00}
+    #: Withdrawal requests per user per hour (429 with Retry-After beyond).
+    withdrawals_per_hour: int = 10
+    #: Seconds after which an unsettled payout is looked at by reconciliation.
+    payout_reconcile_after_s: float = 300.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,9 +54,11 @@ from nexgate.payments.ports import (
     UnitOfWork,
 )
 
-#: Which provider collects for which (country calling code, currency). Selcom and Tembo
-#: adapters are not built yet, so Tanzanian numbers are refused as unsupported for now.
+#: Which provider collects for which (country calling code, currency): every Kenyan number
+#: through Daraja; Tanzanian Vodacom (M-Pesa TZ: 074x-076x) through Selcom. Airtel, Tigo/Yas and
+#: Halotel (Tembo) are not built yet: refused as unsupported.
 ROUTES = {("254", "KES"): "mpesa"}
+TZ_OPERATOR_ROUTES = {"74": "selcom", "75": "selcom", "76": "selcom"}
 _CURRENCY_OF_COUNTRY = {"254": "KES", "255": "TZS"}
 
 
@@ -172,7 +175,9 @@ async def get_attempt(
     return attempt
 
 
-def route(phone_e164: str, currency: str) -> str:
+def route(phone_e164: str, currency: str, *, override: str | None = None) -> str:
+    """The provider for a number and currency; ``override`` (the sandbox) takes every
+    number whose country matches the currency."""
     country = phone_e164[1:4]
     if _CURRENCY_OF_COUNTRY.get(country) != currency:
         raise ValidationFailed(
@@ -180,7 +185,11 @@ def route(phone_e164: str, currency: str) -> str:
             code="method_currency_mismatch",
             errors=[FieldProblem("phone", "country does not match the currency")],
         )
+    if override is not None:
+        return override
     provider = ROUTES.get((country, currency))
+    if provider is None and (country, currency) == ("255", "TZS"):
+        provider = TZ_OPERATOR_ROUTES.get(phone_e164[4:6])
     if provider is None:
         raise ValidationFailed(
             "This mobile-money operator is not supported yet.",
@@ -195,10 +204,11 @@ async def start_mobile_money_attempt(
     uow: UnitOfWork,
     clock: Clock,
     providers: dict[str, MobileMoneyProvider],
-    callback_url: str,
+    callback_url: str | Callable[[str], str],
     actor: Actor,
     intent_id: uuid.UUID,
     phone: str,
+    route_override: str | None = None,
 ) -> Attempt:
     """Prompt the payer's phone. Nothing reaches the ledger here: only a confirmed result does."""
     async with uow() as tx:
@@ -208,7 +218,7 @@ async def start_mobile_money_attempt(
         # Local forms ("0712...") are read in the country of the intent's currency.
         region = {"KES": "KE", "TZS": "TZ"}.get(intent.amount.currency, "TZ")
         e164 = normalize_phone(phone, default_region=region, allowed_regions=("TZ", "KE"))
-        provider_name = route(e164, intent.amount.currency)
+        provider_name = route(e164, intent.amount.currency, override=route_override)
         intent.amount.to_major_units_whole()  # 422 fractional_amount before any call
         if not intent.payable or intent.expires_at <= clock.now():
             raise IntentNotPayable("This payment intent can no longer be paid.")
@@ -233,7 +243,7 @@ async def start_mobile_money_attempt(
             reference=attempt.id.hex[-12:],
             msisdn_e164=e164,
             amount=attempt.amount,
-            callback_url=callback_url,
+            callback_url=callback_url(provider_name) if callable(callback_url) else callback_url,
             description="Nexgate",
         )
     except ProviderRejected as exc:
@@ -375,6 +385,9 @@ async def _apply(
     uow: UnitOfWork, clock: Clock, attempt: Attempt, status: CollectionStatus, receipt: str | None
 ) -> str:
     if status.outcome is ProviderOutcome.SUCCEEDED:
+        if status.amount_major is not None and status.amount_major != attempt.amount.to_major_units_whole():
+            await _flag(uow, clock, attempt.id)
+            return "mismatch"
         return "credited" if await _succeed(uow, clock, attempt.id, receipt) else "duplicate"
     if status.outcome is ProviderOutcome.FAILED:
         await _fail(uow, clock, attempt.id, status.reason or "rejected")
@@ -412,7 +425,7 @@ def _redact(body: object) -> object:
 
 
 async def handle_collection_callback(
-    *, uow: UnitOfWork, clock: Clock, provider: MobileMoneyProvider, body: object
+    *, uow: UnitOfWork, clock: Clock, provider: MobileMoneyProvider, body: object, authentic: bool = True
 ) -> str:
     """Store the callback, then confirm it with the provider before any money moves.
 
@@ -424,7 +437,15 @@ async def handle_collection_callback(
         callback_id = await tx.store.record_callback(
             provider=provider.name, kind="collection", body=_redact(body), provider_ref=parsed.provider_ref
         )
-    outcome = await _process(uow, clock, provider, parsed)
+    if not authentic:
+        # A signature that does not verify: kept for the record, the attempt flagged, nothing moved.
+        async with uow() as tx:
+            attempt = await tx.store.attempt_by_provider_ref(provider.name, parsed.provider_ref)
+        if attempt is not None:
+            await _flag(uow, clock, attempt.id)
+        outcome = "bad_signature"
+    else:
+        outcome = await _process(uow, clock, provider, parsed)
     async with uow() as tx:
         await tx.store.set_callback_outcome(callback_id, outcome)
     return outcome
@@ -441,7 +462,9 @@ async def _process(
         return "final"
     if parsed.outcome is ProviderOutcome.SUCCEEDED:
         expected_msisdn = (attempt.phone or "").removeprefix("+")
-        if parsed.amount_major != attempt.amount.to_major_units_whole() or (
+        # Providers whose callbacks carry no amount (Selcom) are checked on the status instead.
+        amount_checked = parsed.amount_major is not None or getattr(provider, "callbacks_carry_amount", True)
+        if (amount_checked and parsed.amount_major != attempt.amount.to_major_units_whole()) or (
             parsed.msisdn is not None and parsed.msisdn != expected_msisdn
         ):
             await _flag(uow, clock, attempt.id)

@@ -90,6 +90,16 @@ class Hold:
     fee_bps: int
 
 
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: uuid.UUID
+    hold_id: uuid.UUID
+    amount: Money
+    #: What the hold still held after this refund.
+    remaining: Money
+    created_at: datetime
+
+
 @dataclass
 class Intent:
     id: uuid.UUID

@@ -10,6 +10,15 @@
   status query tells), ``222`` the same callback twice, anything else success.
 - STK query answers "being processed" (500.001.1001) until the result is final.
 - ``forge_callback`` posts an unsigned success the real provider never sent.
+- B2C (payouts) at ``/mpesa/b2c/v3/paymentrequest``: Bearer token, ``SecurityCredential``
+  decrypted with the fake's private key (its certificate is ``certificate_pem``) and compared
+  with the initiator password, ``InitiatorName``, ``CommandID``, whole ``Amount`` >= 10,
+  ``PartyA`` = the B2C shortcode, a 12-digit ``PartyB``, ``ResultURL`` and
+  ``QueueTimeOutURL``; a reused ``OriginatorConversationID`` is refused (nothing paid twice).
+  Acks with a ``ConversationID``, then POSTs the ``Result`` to ``ResultURL``. Scenario by
+  ``PartyB`` suffix: ``001`` our account lacks funds (1), ``201`` bad initiator (2001),
+  ``999`` no result, ``222`` the result twice, ``504`` the ack comes after ``slow_ack_s``
+  (the client times out) but the payout goes through and its result is sent.
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ import httpx
 from litestar import Litestar, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Response
+
+B2C_RESULTS = {
+    "001": (1, "The balance is insufficient for the transaction."),
+    "201": (2001, "The initiator information is invalid."),
+}
 
 RESULTS = {
     "032": (1032, "Request cancelled by user"),
@@ -51,6 +65,43 @@ class Push:
 
 
 @dataclass
+class B2CPayout:
+    originator_id: str
+    conversation_id: str
+    msisdn: str
+    amount: int
+    result_url: str
+    result_code: int | None = None
+    result_desc: str = ""
+    transaction_id: str | None = None
+    results_sent: int = 0
+
+
+def _key_and_certificate() -> tuple[Any, str]:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-daraja")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@dataclass
 class FakeDaraja:
     consumer_key: str = "fake-key"
     consumer_secret: str = "fake-secret"  # noqa: S105 - the fake provider's own
@@ -62,7 +113,53 @@ class FakeDaraja:
     tokens: dict[str, float] = field(default_factory=dict)
     tokens_issued: int = 0
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    b2c_shortcode: str = "600000"
+    initiator_name: str = "testapi"
+    initiator_password: str = "fake-initiator-password"  # noqa: S105 - the fake provider's own
+    slow_ack_s: float = 1.0
+    payouts: dict[str, B2CPayout] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._private_key, self.certificate_pem = _key_and_certificate()
+
+    def payouts_to(self, msisdn_e164: str) -> list[B2CPayout]:
+        return [p for p in self.payouts.values() if p.msisdn == msisdn_e164.removeprefix("+")]
+
+    def _credential_ok(self, credential: object) -> bool:
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        try:
+            plain = self._private_key.decrypt(base64.b64decode(str(credential)), padding.PKCS1v15())
+        except ValueError:
+            return False
+        return secrets.compare_digest(plain, self.initiator_password.encode())
+
+    async def forge_payout_result(self, url: str, *, originator_id: str, amount: int) -> httpx.Response:
+        forged = B2CPayout(originator_id, "AG_FORGED", "254700000000", amount, url, 0, "ok", "FORGED0001")
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.post(url, json=_b2c_result_body(forged))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_b2c(self, payout: B2CPayout) -> None:
+        await asyncio.sleep(self.callback_delay_s)
+        suffix = payout.msisdn[-3:]
+        payout.result_code, payout.result_desc = B2C_RESULTS.get(
+            suffix, (0, "The service request is processed successfully.")
+        )
+        if payout.result_code == 0:
+            payout.transaction_id = "B" + secrets.token_hex(5).upper()
+        if suffix == "999":
+            return
+        async with httpx.AsyncClient(timeout=10) as client:
+            for _ in range(2 if suffix == "222" else 1):
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.post(payout.result_url, json=_b2c_result_body(payout))
+                    payout.results_sent += 1
 
     # -- test controls --------------------------------------------------------------------
 
@@ -233,7 +330,58 @@ class FakeDaraja:
                 }
             )
 
-        return Litestar([oauth, stk_push, stk_query], debug=False, logging_config=None)
+        @post("/mpesa/b2c/v3/paymentrequest", status_code=200)
+        async def b2c(request: Request[Any, Any, Any]) -> Response[Any]:
+            if not fake._authorised(request):
+                return invalid_token()
+            body = await request.json()
+            fake.requests.append(("b2c", body))
+            if body.get("InitiatorName") != fake.initiator_name or not fake._credential_ok(
+                body.get("SecurityCredential")
+            ):
+                return bad_request("Invalid Initiator Information")
+            if body.get("CommandID") not in ("SalaryPayment", "BusinessPayment", "PromotionPayment"):
+                return bad_request("Invalid CommandID")
+            amount = body.get("Amount")
+            if (
+                isinstance(amount, bool)
+                or not isinstance(amount, int | float)
+                or amount != int(amount)
+                or amount < 10
+            ):
+                return bad_request("Invalid Amount")
+            if str(body.get("PartyA")) != fake.b2c_shortcode:
+                return bad_request("Invalid PartyA")
+            party_b = str(body.get("PartyB", ""))
+            if len(party_b) != 12 or not party_b.isdigit():
+                return bad_request("Invalid PartyB")
+            for name in ("ResultURL", "QueueTimeOutURL", "OriginatorConversationID"):
+                if not body.get(name):
+                    return bad_request(f"Invalid {name}")
+            originator = str(body["OriginatorConversationID"])
+            if originator in fake.payouts:
+                return bad_request("Duplicate OriginatorConversationID")
+            payout = B2CPayout(
+                originator_id=originator,
+                conversation_id=f"AG_{secrets.token_hex(8).upper()}",
+                msisdn=party_b,
+                amount=int(amount),
+                result_url=str(body["ResultURL"]),
+            )
+            fake.payouts[originator] = payout
+            fake._spawn(fake._deliver_b2c(payout))
+            if party_b.endswith("504"):
+                await asyncio.sleep(fake.slow_ack_s)
+            return Response(
+                {
+                    "ConversationID": payout.conversation_id,
+                    "OriginatorConversationID": originator,
+                    "ResponseCode": "0",
+                    "ResponseDescription": "Accept the service request successfully.",
+                }
+            )
+
+        return Litestar([oauth, stk_push, stk_query, b2c], debug=False, logging_config=None)
 
 
 def _callback_body(push: Push) -> dict[str, Any]:
@@ -255,6 +403,33 @@ def _callback_body(push: Push) -> dict[str, Any]:
             ]
         }
     return {"Body": {"stkCallback": callback}}
+
+
+def _b2c_result_body(payout: B2CPayout) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ResultType": 0,
+        "ResultCode": payout.result_code,
+        "ResultDesc": payout.result_desc,
+        "OriginatorConversationID": payout.originator_id,
+        "ConversationID": payout.conversation_id,
+        "TransactionID": payout.transaction_id or "0000000000000000",
+        "ReferenceData": {"ReferenceItem": {"Key": "QueueTimeoutURL", "Value": payout.result_url}},
+    }
+    if payout.result_code == 0:
+        # ResultParameters only on success; some Keys come without a Value.
+        result["ResultParameters"] = {
+            "ResultParameter": [
+                {"Key": "TransactionAmount", "Value": payout.amount},
+                {"Key": "TransactionReceipt", "Value": payout.transaction_id},
+                {"Key": "ReceiverPartyPublicName", "Value": f"{payout.msisdn} - Jane Doe"},
+                {"Key": "TransactionCompletedDateTime", "Value": time.strftime("%d.%m.%Y %H:%M:%S")},
+                {"Key": "B2CUtilityAccountAvailableFunds"},
+                {"Key": "B2CWorkingAccountAvailableFunds", "Value": 900000.0},
+                {"Key": "B2CRecipientIsRegisteredCustomer", "Value": "Y"},
+                {"Key": "B2CChargesPaidAccountAvailableFunds"},
+            ]
+        }
+    return {"Result": result}
 
 
 def free_port() -> int:

@@ -5,28 +5,49 @@ from __future__ import annotations
 import hmac
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from nexgate.kernel.clock import Clock
-from nexgate.kernel.errors import FieldProblem, MalformedRequest, NotFound, PayloadTooLarge, ValidationFailed
-from nexgate.kernel.http.auth import requires_principal
-from nexgate.kernel.money import Money
+from nexgate.kernel.errors import (
+    Conflict,
+    FieldProblem,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from nexgate.kernel.http.auth import requires_principal, requires_role
+from nexgate.kernel.http.ratelimit import RateLimiter
+from nexgate.kernel.money import CURRENCY_EXPONENTS, Money
+from nexgate.kernel.pagination import CursorCodec, Page, validate_limit
 from nexgate.kernel.security.principal import Principal
 from nexgate.payments.adapters.http.schemas import (
     AttemptIn,
     AttemptOut,
+    HoldDetailOut,
     IntentOut,
+    RefundIn,
+    RefundOut,
+    StatementLineOut,
+    TopUpIn,
     WalletBalanceOut,
     WalletOut,
+    WithdrawalIn,
+    WithdrawalOut,
 )
+from nexgate.payments.adapters.sandbox.provider import SandboxProvider
+from nexgate.payments.adapters.selcom.provider import SelcomProvider
 from nexgate.payments.adapters.sql.ledger import SqlLedger
-from nexgate.payments.application import collection
+from nexgate.payments.application import collection, escrow, payouts
 from nexgate.payments.application.collection import Actor
-from nexgate.payments.ports import MobileMoneyProvider, UnitOfWork
+from nexgate.payments.domain.intents import AttemptNotFound
+from nexgate.payments.domain.payouts import WithdrawalLimits
+from nexgate.payments.ports import MobileMoneyProvider, PayoutProvider, UnitOfWork
 from nexgate.payments.settings import PaymentsSettings
 
 MAX_CALLBACK_BYTES = 64 * 1024
@@ -40,14 +61,37 @@ class PaymentsService:
     uow: UnitOfWork
     providers: dict[str, MobileMoneyProvider]
     sessions: object
+    payout_providers: dict[str, PayoutProvider]
+    sandbox: SandboxProvider | None = None
+
+    @property
+    def route_override(self) -> str | None:
+        """With the sandbox on, it takes every mobile-money number."""
+        return None if self.sandbox is None else self.sandbox.name
 
     def callback_url(self, provider: str) -> str:
         base = self.settings.callback_base_url.rstrip("/")
         return f"{base}/api/v1/payments/callbacks/{provider}/{self.settings.callback_token}"
 
+    @property
+    def withdrawal_limits(self) -> WithdrawalLimits:
+        return WithdrawalLimits(self.settings.withdrawal_minimum, self.settings.withdrawal_maximum)
+
 
 def actor_of(principal: Principal) -> Actor:
     return Actor.user(principal.user_id, admin=principal.has_role("admin"))
+
+
+def idempotency_key_of(request: Request) -> str:
+    """The Idempotency-Key header, which every money-moving POST requires."""
+    key = request.headers.get("idempotency-key", "")
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed(
+            "This request needs an Idempotency-Key header of 1 to 255 characters.",
+            code="idempotency_key_required",
+            errors=[FieldProblem("Idempotency-Key", "required, 1 to 255 characters")],
+        )
+    return key
 
 
 class IntentController(Controller):
@@ -84,10 +128,11 @@ class IntentController(Controller):
             uow=payments.uow,
             clock=clock,
             providers=payments.providers,
-            callback_url=payments.callback_url("mpesa"),
+            callback_url=payments.callback_url,
             actor=actor_of(principal),
             intent_id=intent_id,
             phone=data.phone,
+            route_override=payments.route_override,
         )
         return AttemptOut.of(attempt)
 
@@ -118,6 +163,205 @@ class WalletController(Controller):
             rows = await SqlLedger(tx.session).wallets_of(principal.user_id)  # type: ignore[attr-defined]
         return WalletOut([WalletBalanceOut(Money(r.balance, r.currency), r.frozen) for r in rows])
 
+    @post("/top-ups", opt={"idempotent": True}, summary="Top up my wallet: a wallet_topup intent to pay")
+    async def top_up(
+        self,
+        data: JSONBody[TopUpIn],
+        request: Request,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> IntentOut:
+        """Creates the intent only; the wallet is credited once a collection for it is confirmed."""
+        key = idempotency_key_of(request)
+        data.amount.to_major_units_whole()  # mobile money moves whole shillings only
+        intent = await collection.create_intent(
+            uow=payments.uow,
+            clock=clock,
+            actor=actor_of(principal),
+            payer_id=principal.user_id,
+            amount=data.amount,
+            purpose="wallet_topup",
+            reference=f"topup:{key}",
+            splits=[],
+            idempotency_key=key,
+            fee_bps=payments.settings.fee_bps,
+            ttl=timedelta(seconds=payments.settings.intent_ttl_s),
+        )
+        return IntentOut.of(intent)
+
+    @get("/transactions", summary="My wallet statement, newest first (cursor pages)")
+    async def statement(
+        self,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        cursors: NamedDependency[CursorCodec],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        currency: FromQuery[str | None] = None,
+    ) -> Page[StatementLineOut]:
+        size = validate_limit(limit)
+        if currency is not None and currency not in CURRENCY_EXPONENTS:
+            raise ValidationFailed(
+                "Unknown currency.",
+                code="unsupported_currency",
+                errors=[FieldProblem("currency", "not a supported currency")],
+            )
+        after = cursors.decode(cursor, (int,))[0] if cursor else None
+        async with payments.uow() as tx:
+            lines = await SqlLedger(tx.session).wallet_statement(  # type: ignore[attr-defined]
+                principal.user_id, currency=currency, after=after, limit=size
+            )
+        page = Page.from_rows(lines, size, key=lambda line: (line.posting_id,), codec=cursors)
+        return Page(
+            items=[
+                StatementLineOut(line.entry_id, line.kind, line.amount, line.balance_after, line.created_at)
+                for line in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+
+_WITHDRAWAL_CURSOR = (datetime, uuid.UUID)
+
+
+class WithdrawalController(Controller):
+    path = "/api/v1/payments/wallet/withdrawals"
+    tags = ["payments"]
+    guards = [requires_principal]
+
+    @post("/", opt={"idempotent": True}, summary="Withdraw from my wallet to mobile money")
+    async def create(
+        self,
+        data: JSONBody[WithdrawalIn],
+        request: Request,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> WithdrawalOut:
+        key = idempotency_key_of(request)
+        limiter: RateLimiter = request.app.state.rate_limiter
+        await limiter.hit(
+            "payments.withdrawals",
+            f"u:{principal.user_id}",
+            limit=payments.settings.withdrawals_per_hour,
+            window_s=3600,
+        )
+        payout = await payouts.request_withdrawal(
+            uow=payments.uow,
+            clock=clock,
+            providers=payments.payout_providers,
+            result_url=payments.callback_url("sandbox-payout" if payments.sandbox else "mpesa-b2c"),
+            timeout_url=payments.callback_url("sandbox-payout" if payments.sandbox else "mpesa-b2c-timeout"),
+            user_id=principal.user_id,
+            amount=data.amount,
+            phone=data.phone,
+            idempotency_key=key,
+            limits=payments.withdrawal_limits,
+            route_override=payments.route_override,
+        )
+        return WithdrawalOut.of(payout)
+
+    @get("/", summary="My withdrawals, newest first (cursor pages)")
+    async def list_mine(
+        self,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        cursors: NamedDependency[CursorCodec],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+    ) -> Page[WithdrawalOut]:
+        size = validate_limit(limit)
+        after = cursors.decode(cursor, _WITHDRAWAL_CURSOR) if cursor else None
+        found = await payouts.list_withdrawals(
+            uow=payments.uow,
+            user_id=principal.user_id,
+            after=after,  # type: ignore[arg-type]
+            limit=size,
+        )
+        page = Page.from_rows(found, size, key=lambda p: (p.created_at, p.id), codec=cursors)
+        return Page(items=[WithdrawalOut.of(p) for p in page.items], next_cursor=page.next_cursor)
+
+    @get("/{payout_id:uuid}", summary="One of my withdrawals")
+    async def read(
+        self,
+        payout_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+    ) -> WithdrawalOut:
+        payout = await payouts.get_withdrawal(
+            uow=payments.uow, user_id=principal.user_id, payout_id=payout_id
+        )
+        return WithdrawalOut.of(payout)
+
+
+class HoldController(Controller):
+    path = "/api/v1/payments/holds"
+    tags = ["payments"]
+    guards = [requires_principal]
+
+    @get("/{hold_id:uuid}", summary="Read an escrow hold (payer, payee or admin)")
+    async def read(
+        self,
+        hold_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+    ) -> HoldDetailOut:
+        hold = await escrow.get_hold(uow=payments.uow, actor=actor_of(principal), hold_id=hold_id)
+        return HoldDetailOut.of(hold)
+
+
+class AdminHoldController(Controller):
+    """Admins release or refund any hold (the owning contexts do it through the facade)."""
+
+    path = "/api/v1/payments/admin/holds"
+    tags = ["payments", "admin"]
+    guards = [requires_principal, requires_role("admin")]
+
+    @post(
+        "/{hold_id:uuid}/release",
+        status_code=200,
+        opt={"idempotent": True},
+        summary="Release a hold to its payee, less the platform fee (admin)",
+    )
+    async def release(
+        self,
+        hold_id: FromPath[uuid.UUID],
+        request: Request,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> HoldDetailOut:
+        idempotency_key_of(request)
+        hold = await escrow.release_hold(
+            uow=payments.uow, clock=clock, actor=actor_of(principal), hold_id=hold_id
+        )
+        return HoldDetailOut.of(hold)
+
+    @post(
+        "/{hold_id:uuid}/refunds",
+        opt={"idempotent": True},
+        summary="Refund all or part of what a hold holds to the payer's wallet (admin)",
+    )
+    async def refund(
+        self,
+        hold_id: FromPath[uuid.UUID],
+        data: JSONBody[RefundIn],
+        request: Request,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> RefundOut:
+        refund = await escrow.refund_hold(
+            uow=payments.uow,
+            clock=clock,
+            actor=actor_of(principal),
+            hold_id=hold_id,
+            amount=data.amount,
+            idempotency_key=idempotency_key_of(request),
+        )
+        return RefundOut.of(refund)
+
 
 class CallbackController(Controller):
     """Provider callbacks: no JWT; a secret path token, then confirmation with the provider."""
@@ -133,20 +377,151 @@ class CallbackController(Controller):
         payments: NamedDependency[PaymentsService],
         clock: NamedDependency[Clock],
     ) -> dict[str, object]:
-        valid = [
-            t for t in (payments.settings.callback_token, payments.settings.callback_token_previous) if t
-        ]
-        matches = [hmac.compare_digest(token.encode(), t.encode()) for t in valid]
-        if not any(matches):
-            raise NotFound("Not found.")
-        raw = await request.body()
-        if len(raw) > MAX_CALLBACK_BYTES:
-            raise PayloadTooLarge("Callbacks are at most 64 KiB.")
-        try:
-            body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            raise MalformedRequest("The callback is not JSON.") from None
+        body = await _callback_body(token, request, payments)
         await collection.handle_collection_callback(
             uow=payments.uow, clock=clock, provider=payments.providers["mpesa"], body=body
         )
         return {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+    @post(
+        "/selcom/{token:str}",
+        status_code=200,
+        opt={"foreign_authorization": True},
+        summary="Selcom checkout webhook (signed)",
+    )
+    async def selcom(
+        self,
+        token: FromPath[str],
+        request: Request,
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> dict[str, object]:
+        body = await _callback_body(token, request, payments)
+        provider = payments.providers.get("selcom")
+        if not isinstance(provider, SelcomProvider):
+            raise NotFound("Not found.")
+        authentic = provider.verify_callback(dict(request.headers), body, clock.now())
+        await collection.handle_collection_callback(
+            uow=payments.uow, clock=clock, provider=provider, body=body, authentic=authentic
+        )
+        return {"reference": "", "resultcode": "000", "result": "SUCCESS", "message": "Accepted", "data": []}
+
+    @post("/sandbox/{token:str}", status_code=200, summary="Sandbox provider collection result")
+    async def sandbox_collection(
+        self,
+        token: FromPath[str],
+        request: Request,
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> dict[str, object]:
+        body = await _callback_body(token, request, payments)
+        if payments.sandbox is None:
+            raise NotFound("Not found.")
+        await collection.handle_collection_callback(
+            uow=payments.uow, clock=clock, provider=payments.sandbox, body=body
+        )
+        return {"received": True}
+
+    @post("/sandbox-payout/{token:str}", status_code=200, summary="Sandbox provider payout result")
+    async def sandbox_payout(
+        self,
+        token: FromPath[str],
+        request: Request,
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> dict[str, object]:
+        body = await _callback_body(token, request, payments)
+        if payments.sandbox is None:
+            raise NotFound("Not found.")
+        await payouts.handle_payout_result(
+            uow=payments.uow, clock=clock, provider=payments.sandbox, body=body
+        )
+        return {"received": True}
+
+    @post("/mpesa-b2c/{token:str}", status_code=200, summary="M-Pesa Daraja B2C result")
+    async def mpesa_b2c(
+        self,
+        token: FromPath[str],
+        request: Request,
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> dict[str, object]:
+        body = await _callback_body(token, request, payments)
+        await payouts.handle_payout_result(
+            uow=payments.uow, clock=clock, provider=payments.payout_providers["mpesa"], body=body
+        )
+        return {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+    @post("/mpesa-b2c-timeout/{token:str}", status_code=200, summary="M-Pesa Daraja B2C queue timeout")
+    async def mpesa_b2c_timeout(
+        self,
+        token: FromPath[str],
+        request: Request,
+        payments: NamedDependency[PaymentsService],
+    ) -> dict[str, object]:
+        """Recorded only: the payout stays unsettled (money in flight) until its result."""
+        body = await _callback_body(token, request, payments)
+        async with payments.uow() as tx:
+            await tx.store.record_callback(
+                provider="mpesa", kind="payout_timeout", body=body, provider_ref=None
+            )
+        return {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+class SandboxController(Controller):
+    """Stand-ins for the payer's phone while the sandbox provider is on (404 otherwise)."""
+
+    path = "/api/v1/payments/sandbox/attempts"
+    tags = ["payments", "sandbox"]
+    guards = [requires_principal]
+
+    async def _decide(
+        self, attempt_id: uuid.UUID, principal: Principal, payments: PaymentsService, approve: bool
+    ) -> AttemptOut:
+        if payments.sandbox is None:
+            raise NotFound("Not found.")
+        async with payments.uow() as tx:
+            attempt = await tx.store.get_attempt(attempt_id)
+        if attempt is None or (attempt.payer_id != principal.user_id and not principal.has_role("admin")):
+            raise AttemptNotFound("No such payment attempt.")
+        if attempt.provider != payments.sandbox.name or attempt.provider_ref is None:
+            raise Conflict("This attempt is not waiting on the sandbox.", code="not_a_sandbox_attempt")
+        if not await payments.sandbox.decide(attempt.provider_ref, approve=approve):
+            raise Conflict("The sandbox already answered for this attempt.", code="already_decided")
+        async with payments.uow() as tx:
+            latest = await tx.store.get_attempt(attempt_id)
+        assert latest is not None
+        return AttemptOut.of(latest)
+
+    @post("/{attempt_id:uuid}/approve", status_code=200, summary="Sandbox: approve the prompt")
+    async def approve(
+        self,
+        attempt_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+    ) -> AttemptOut:
+        return await self._decide(attempt_id, principal, payments, approve=True)
+
+    @post("/{attempt_id:uuid}/decline", status_code=200, summary="Sandbox: decline the prompt")
+    async def decline(
+        self,
+        attempt_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+    ) -> AttemptOut:
+        return await self._decide(attempt_id, principal, payments, approve=False)
+
+
+async def _callback_body(token: str, request: Request, payments: PaymentsService) -> object:
+    """The path token (current or previous, compared in constant time), the size cap, JSON."""
+    valid = [t for t in (payments.settings.callback_token, payments.settings.callback_token_previous) if t]
+    matches = [hmac.compare_digest(token.encode(), t.encode()) for t in valid]
+    if not any(matches):
+        raise NotFound("Not found.")
+    raw = await request.body()
+    if len(raw) > MAX_CALLBACK_BYTES:
+        raise PayloadTooLarge("Callbacks are at most 64 KiB.")
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise MalformedRequest("The callback is not JSON.") from None

@@ -8,30 +8,38 @@ from litestar.plugins import InitPluginProtocol
 
 from nexgate.kernel.runtime import Runtime
 from nexgate.payments.adapters.http.controllers import (
+    AdminHoldController,
     CallbackController,
+    HoldController,
     IntentController,
     PaymentsService,
+    SandboxController,
     WalletController,
+    WithdrawalController,
 )
-from nexgate.payments.adapters.mpesa.daraja import DarajaProvider
+from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom
 from nexgate.payments.adapters.sql.repository import sql_unit_of_work
+from nexgate.payments.ports import MobileMoneyProvider, PayoutProvider
 from nexgate.payments.settings import PaymentsSettings
 
 
 def build_service(runtime: Runtime, settings: PaymentsSettings | None = None) -> PaymentsService:
     settings = settings or PaymentsSettings()
     sessions = runtime.database().sessions
-    daraja = DarajaProvider(
-        base_url=settings.mpesa_base_url,
-        consumer_key=settings.mpesa_consumer_key,
-        consumer_secret=settings.mpesa_consumer_secret,
-        shortcode=settings.mpesa_shortcode,
-        passkey=settings.mpesa_passkey,
-        timeout_s=settings.provider_timeout_s,
-        token_margin_s=settings.mpesa_token_margin_s,
-    )
+    daraja = build_daraja(settings)
+    sandbox = build_sandbox(runtime, settings)
+    providers: dict[str, MobileMoneyProvider] = {"mpesa": daraja, "selcom": build_selcom(settings)}
+    payout_providers: dict[str, PayoutProvider] = {"mpesa": daraja}
+    if sandbox is not None:
+        providers["sandbox"] = sandbox
+        payout_providers["sandbox"] = sandbox
     return PaymentsService(
-        settings=settings, uow=sql_unit_of_work(sessions), providers={"mpesa": daraja}, sessions=sessions
+        settings=settings,
+        uow=sql_unit_of_work(sessions),
+        providers=providers,
+        sessions=sessions,
+        payout_providers=payout_providers,
+        sandbox=sandbox,
     )
 
 
@@ -40,7 +48,17 @@ class PaymentsPlugin(InitPluginProtocol):
         self._service = build_service(runtime)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([IntentController, WalletController, CallbackController])
+        app_config.route_handlers.extend(
+            [
+                IntentController,
+                WalletController,
+                WithdrawalController,
+                HoldController,
+                AdminHoldController,
+                CallbackController,
+                SandboxController,
+            ]
+        )
         service = self._service
         app_config.dependencies["payments"] = Provide(lambda: service, sync_to_thread=False)
         return app_config

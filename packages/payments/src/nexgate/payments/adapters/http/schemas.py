@@ -8,7 +8,8 @@ from datetime import datetime
 import msgspec
 
 from nexgate.kernel.money import Money
-from nexgate.payments.domain.intents import Attempt, Hold, Intent
+from nexgate.payments.domain.intents import Attempt, Hold, Intent, Refund
+from nexgate.payments.domain.payouts import Payout
 
 
 class AttemptIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -92,3 +93,87 @@ class WalletBalanceOut(msgspec.Struct, rename="camel"):
 
 class WalletOut(msgspec.Struct, rename="camel"):
     balances: list[WalletBalanceOut]
+
+
+class RefundIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    #: Omitted: refund everything the hold still holds.
+    amount: Money | None = None
+
+
+class RefundOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    hold_id: uuid.UUID
+    amount: Money
+    remaining_held: Money
+    created_at: datetime
+
+    @classmethod
+    def of(cls, refund: Refund) -> RefundOut:
+        return cls(refund.id, refund.hold_id, refund.amount, refund.remaining, refund.created_at)
+
+
+class HoldDetailOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    intent_id: uuid.UUID
+    payer_id: uuid.UUID
+    payee_id: uuid.UUID
+    amount: Money
+    held: Money
+    reference: str
+    status: str
+    fee_bps: int
+
+    @classmethod
+    def of(cls, hold: Hold) -> HoldDetailOut:
+        return cls(
+            hold.id,
+            hold.intent_id,
+            hold.payer_id,
+            hold.payee_id,
+            hold.amount,
+            hold.held,
+            hold.reference,
+            hold.status.value,
+            hold.fee_bps,
+        )
+
+
+class StatementLineOut(msgspec.Struct, rename="camel"):
+    """One movement of the caller's wallet: signed amount (credit > 0) and the balance after it."""
+
+    entry_id: uuid.UUID
+    kind: str
+    amount: Money
+    balance_after: Money
+    created_at: datetime
+
+
+class WithdrawalIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    amount: Money
+    phone: str
+
+
+class WithdrawalOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    amount: Money
+    phone: str
+    provider: str
+    status: str
+    failure_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payout: Payout) -> WithdrawalOut:
+        return cls(
+            payout.id,
+            payout.amount,
+            mask(payout.phone) or "",
+            payout.provider,
+            payout.status.value,
+            payout.failure_reason,
+            payout.created_at,
+        )
+
+
+class TopUpIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    amount: Money

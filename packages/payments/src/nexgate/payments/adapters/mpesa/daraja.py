@@ -19,6 +19,8 @@ from nexgate.kernel.money import Money
 from nexgate.payments.ports import (
     CollectionCallback,
     CollectionStatus,
+    PayoutAccepted,
+    PayoutCallback,
     ProviderOutcome,
     ProviderRejected,
     ProviderUnreachable,
@@ -48,7 +50,15 @@ class DarajaProvider:
         timeout_s: float = 15.0,
         token_margin_s: int = 600,
         transport: httpx.AsyncBaseTransport | None = None,
+        b2c_shortcode: str = "",
+        initiator_name: str = "",
+        initiator_password: str = "",
+        certificate_pem: str = "",
     ) -> None:
+        self._b2c_shortcode = b2c_shortcode
+        self._initiator_name = initiator_name
+        self._initiator_password = initiator_password
+        self._certificate_pem = certificate_pem
         self._base_url = base_url.rstrip("/")
         self._basic = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
         self._shortcode = shortcode
@@ -195,4 +205,88 @@ class DarajaProvider:
             else None,
             receipt=str(items["MpesaReceiptNumber"]) if items.get("MpesaReceiptNumber") else None,
             msisdn=str(items["PhoneNumber"]) if items.get("PhoneNumber") is not None else None,
+        )
+
+    # -- B2C (payouts) ------------------------------------------------------------------------
+
+    def security_credential(self) -> str:
+        """The initiator password encrypted under the provider's certificate (RSA PKCS#1 v1.5),
+        base64: Daraja's ``SecurityCredential``."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+        if not self._certificate_pem or not self._initiator_password:
+            raise ProviderRejected("M-Pesa B2C is not configured", code="not_configured")
+        key = x509.load_pem_x509_certificate(self._certificate_pem.encode()).public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ProviderRejected("the M-Pesa certificate is not an RSA key", code="not_configured")
+        encrypted = key.encrypt(self._initiator_password.encode(), padding.PKCS1v15())
+        return base64.b64encode(encrypted).decode()
+
+    async def disburse(
+        self, *, reference: str, msisdn_e164: str, amount: Money, result_url: str, timeout_url: str
+    ) -> PayoutAccepted:
+        whole = amount.to_major_units_whole()
+        response = await self._post(
+            "/mpesa/b2c/v3/paymentrequest",
+            {
+                "OriginatorConversationID": reference,
+                "InitiatorName": self._initiator_name,
+                "SecurityCredential": self.security_credential(),
+                "CommandID": "BusinessPayment",
+                "Amount": whole,
+                "PartyA": self._b2c_shortcode,
+                "PartyB": _msisdn(msisdn_e164),
+                "Remarks": "Nexgate withdrawal",
+                "QueueTimeOutURL": timeout_url,
+                "ResultURL": result_url,
+                "Occasion": reference[-12:],
+            },
+        )
+        if response.status_code >= 500:
+            raise ProviderUnreachable(f"daraja b2c answered {response.status_code}")
+        body = response.json() if response.content else {}
+        if response.status_code != 200 or str(body.get("ResponseCode")) != "0":
+            raise ProviderRejected(
+                str(body.get("errorMessage") or body.get("ResponseDescription") or "rejected"),
+                code=str(body.get("errorCode") or body.get("ResponseCode") or response.status_code),
+            )
+        return PayoutAccepted(provider_ref=str(body["ConversationID"]))
+
+    def parse_payout_callback(self, body: object) -> PayoutCallback:
+        """A B2C result (peers.md 2.1): ``ResultParameters`` only on success, looked up by Key."""
+        try:
+            result = body["Result"]  # type: ignore[index]
+            reference = result["OriginatorConversationID"]
+            conversation = result["ConversationID"]
+            code = result["ResultCode"]
+        except (KeyError, TypeError):
+            raise MalformedRequest("Not a B2C result.") from None
+        if (
+            not isinstance(reference, str)
+            or not reference
+            or not isinstance(conversation, str)
+            or isinstance(code, bool)
+            or not isinstance(code, int | str)
+        ):
+            raise MalformedRequest("Not a B2C result.")
+        params: dict[str, Any] = {}
+        container = result.get("ResultParameters")
+        if isinstance(container, dict):
+            items = container.get("ResultParameter")
+            if isinstance(items, dict):
+                items = [items]
+            if isinstance(items, list):
+                params = {str(i.get("Key")): i.get("Value") for i in items if isinstance(i, dict)}
+        amount = params.get("TransactionAmount")
+        receipt = params.get("TransactionReceipt") or result.get("TransactionID")
+        return PayoutCallback(
+            reference=reference,
+            provider_ref=conversation,
+            outcome=ProviderOutcome.SUCCEEDED if str(code) == "0" else ProviderOutcome.FAILED,
+            code=str(code),
+            amount_major=int(amount)
+            if isinstance(amount, int | float) and float(amount).is_integer()
+            else None,
+            receipt=str(receipt) if receipt else None,
         )

@@ -5,15 +5,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexgate.kernel.money import Money
+from nexgate.kernel.sql.keyset import keyset_after
 from nexgate.payments.adapters.sql.models import accounts, holds, journal_entries, postings
 from nexgate.payments.domain.intents import HoldStatus
 from nexgate.payments.domain.ledger import AccountKind, AccountRef, JournalEntry, WalletFrozen, check_floor
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    posting_id: int
+    entry_id: uuid.UUID
+    kind: str
+    amount: Money
+    balance_after: Money
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +164,44 @@ class SqlLedger:
             .order_by(accounts.c.currency)
         )
         return [AccountRow(*row) for row in rows.all()]
+
+    async def wallet_statement(
+        self, owner_id: uuid.UUID, *, currency: str | None, after: int | None, limit: int
+    ) -> list[StatementLine]:
+        """The postings of ``owner_id``'s wallets, newest first, after posting id ``after``
+        (``limit + 1`` rows: the last one only probes for another page)."""
+        stmt = (
+            sa.select(
+                postings.c.id,
+                postings.c.entry_id,
+                journal_entries.c.kind,
+                postings.c.amount,
+                postings.c.currency,
+                postings.c.balance_after,
+                postings.c.created_at,
+            )
+            .select_from(
+                postings.join(accounts, accounts.c.id == postings.c.account_id).join(
+                    journal_entries, journal_entries.c.id == postings.c.entry_id
+                )
+            )
+            .where(accounts.c.owner_id == owner_id, accounts.c.kind == AccountKind.WALLET.value)
+        )
+        if currency is not None:
+            stmt = stmt.where(accounts.c.currency == currency)
+        stmt = keyset_after(stmt, [postings.c.id], None if after is None else [after], limit=limit)
+        rows = await self._session.execute(stmt)
+        return [
+            StatementLine(
+                posting_id=r.id,
+                entry_id=r.entry_id,
+                kind=r.kind,
+                amount=Money(r.amount, r.currency),
+                balance_after=Money(r.balance_after, r.currency),
+                created_at=r.created_at,
+            )
+            for r in rows.all()
+        ]
 
 
 async def verify_ledger(session: AsyncSession) -> list[str]:

@@ -184,3 +184,49 @@ callbacks = sa.Table(
     sa.Column("outcome", sa.String(40), nullable=False, server_default="received"),
     sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
 )
+
+#: One row per refund instruction: the request's idempotency key per (hold, actor), and
+#: the ledger entry it posted (ledger key ``refund:<id>``).
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("hold_id", UUID, sa.ForeignKey("payments.holds.id"), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    #: What the hold still held after this refund.
+    sa.Column("remaining", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.CheckConstraint("amount > 0 AND remaining >= 0", name="ck_refunds_amounts"),
+    sa.UniqueConstraint("hold_id", "actor", "idempotency_key", name="uq_refunds_idempotency"),
+)
+
+
+#: Withdrawals to mobile money. The amount leaves the wallet (to payouts in flight) in the
+#: transaction that creates the row; a result settles it to clearing or returns it.
+payouts = sa.Table(
+    "payouts",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    #: The provider's id (Daraja ConversationID).
+    sa.Column("provider_ref", sa.String(100)),
+    #: The provider's receipt (Daraja TransactionID).
+    sa.Column("receipt", sa.String(100)),
+    sa.Column("failure_reason", sa.String(40)),
+    sa.Column("suspicious", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.CheckConstraint("amount > 0", name="ck_payouts_positive"),
+    sa.UniqueConstraint("user_id", "idempotency_key", name="uq_payouts_idempotency"),
+    sa.Index("ix_payouts_user", "user_id", "created_at", "id"),
+    sa.Index("ix_payouts_status_created", "status", "created_at"),
+)

@@ -22,8 +22,10 @@ from nexgate.payments.adapters.sql.models import (
     holds,
     intents,
     provider_transactions,
+    refunds,
     tables,
 )
+from nexgate.payments.adapters.sql.payouts import SqlPayoutStore
 from nexgate.payments.domain.intents import (
     Attempt,
     AttemptStatus,
@@ -31,6 +33,7 @@ from nexgate.payments.domain.intents import (
     HoldStatus,
     Intent,
     IntentStatus,
+    Refund,
 )
 
 
@@ -236,6 +239,38 @@ class SqlPaymentsStore:
             .values(status=hold.status.value, held=hold.held.amount, updated_at=now)
         )
 
+    async def refund_by_key(self, hold_id: uuid.UUID, actor: str, key: str) -> Refund | None:
+        row = (
+            await self._session.execute(
+                sa.select(refunds).where(
+                    refunds.c.hold_id == hold_id, refunds.c.actor == actor, refunds.c.idempotency_key == key
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return Refund(
+            id=row.id,
+            hold_id=row.hold_id,
+            amount=Money(row.amount, row.currency),
+            remaining=Money(row.remaining, row.currency),
+            created_at=row.created_at,
+        )
+
+    async def add_refund(self, refund: Refund, *, actor: str, key: str) -> None:
+        await self._session.execute(
+            sa.insert(refunds).values(
+                id=refund.id,
+                hold_id=refund.hold_id,
+                actor=actor,
+                idempotency_key=key,
+                amount=refund.amount.amount,
+                currency=refund.amount.currency,
+                remaining=refund.remaining.amount,
+                created_at=refund.created_at,
+            )
+        )
+
     async def record_callback(
         self, *, provider: str, kind: str, body: object, provider_ref: str | None
     ) -> uuid.UUID:
@@ -259,12 +294,19 @@ class SqlTx:
     store: SqlPaymentsStore
     ledger: SqlLedger
     outbox: SqlOutbox
+    payouts: SqlPayoutStore
 
 
 def sql_unit_of_work(sessions: async_sessionmaker[AsyncSession]):
     @contextlib.asynccontextmanager
     async def open_tx() -> AsyncIterator[SqlTx]:
         async with sessions() as session, session.begin():
-            yield SqlTx(session, SqlPaymentsStore(session), SqlLedger(session), SqlOutbox(session, tables))
+            yield SqlTx(
+                session,
+                SqlPaymentsStore(session),
+                SqlLedger(session),
+                SqlOutbox(session, tables),
+                SqlPayoutStore(session),
+            )
 
     return open_tx

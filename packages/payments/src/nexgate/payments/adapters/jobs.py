@@ -1,0 +1,87 @@
+"""Periodic jobs of the payments context (run by the worker's scheduler, once per interval
+across replicas)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import structlog
+
+from nexgate.kernel.messaging.scheduler import Job
+from nexgate.kernel.runtime import Runtime
+from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom
+from nexgate.payments.adapters.sql.repository import sql_unit_of_work
+from nexgate.payments.application import collection, payouts
+from nexgate.payments.settings import PaymentsSettings
+
+log = structlog.get_logger("nexgate.payments.jobs")
+
+
+def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> Sequence[Job]:
+    settings = settings or PaymentsSettings()
+    uow = sql_unit_of_work(runtime.database().sessions)
+    daraja = build_daraja(settings)
+    sandbox = build_sandbox(runtime, settings)
+    selcom = build_selcom(settings)
+
+    async def reconcile_collections() -> dict[str, int]:
+        """Ask Daraja about STK attempts with no result past the delay; ambiguous after a while."""
+        counts = await collection.reconcile_pending(
+            uow=uow,
+            clock=runtime.clock,
+            provider=daraja,
+            older_than=timedelta(seconds=settings.mpesa_reconcile_after_s),
+            give_up_after=timedelta(seconds=settings.mpesa_give_up_after_s),
+        )
+        if counts:
+            log.info("payments.collections_reconciled", provider="mpesa", **counts)
+        return counts
+
+    async def reconcile_selcom() -> dict[str, int]:
+        """Selcom: ask the order status of pushes with no webhook after ~3 minutes; 111/927/999
+        stay pending and become ambiguous (manual reconciliation with Selcom) after a while."""
+        counts = await collection.reconcile_pending(
+            uow=uow,
+            clock=runtime.clock,
+            provider=selcom,
+            older_than=timedelta(seconds=settings.selcom_reconcile_after_s),
+            give_up_after=timedelta(seconds=settings.mpesa_give_up_after_s),
+        )
+        if counts:
+            log.info("payments.collections_reconciled", provider="selcom", **counts)
+        return counts
+
+    async def reconcile_sandbox() -> dict[str, int]:
+        assert sandbox is not None
+        return await collection.reconcile_pending(
+            uow=uow,
+            clock=runtime.clock,
+            provider=sandbox,
+            older_than=timedelta(seconds=settings.sandbox_delay_s * 3),
+            give_up_after=timedelta(seconds=settings.mpesa_give_up_after_s),
+        )
+
+    async def reconcile_payouts() -> int:
+        """Payouts still without a result: never resent; unacknowledged ones go to the admin
+        queue as ``ambiguous``, and every one is reported until its result arrives."""
+        stale = await payouts.stale_payouts(
+            uow=uow,
+            clock=runtime.clock,
+            provider="mpesa",
+            older_than=timedelta(seconds=settings.payout_reconcile_after_s),
+        )
+        if stale:
+            log.warning("payments.payouts_unsettled", provider="mpesa", count=len(stale))
+        return len(stale)
+
+    jobs = [
+        Job("payments.reconcile_mpesa_collections", settings.reconcile_interval_s, reconcile_collections),
+        Job("payments.reconcile_mpesa_payouts", settings.reconcile_interval_s, reconcile_payouts),
+        Job("payments.reconcile_selcom_collections", settings.reconcile_interval_s, reconcile_selcom),
+    ]
+    if sandbox is not None:
+        jobs.append(
+            Job("payments.reconcile_sandbox_collections", settings.reconcile_interval_s, reconcile_sandbox)
+        )
+    return jobs

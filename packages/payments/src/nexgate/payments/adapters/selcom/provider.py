@@ -1,0 +1,159 @@
+"""Selcom (Tanzania, TZS): Checkout order + wallet push (USSD) collection, order status and a
+signed webhook (peers.md 2.2). ``111``/``927`` (in progress) and ``999`` (ambiguous) are never
+failures: the attempt stays pending and the order status is asked again."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from nexgate.kernel.errors import MalformedRequest
+from nexgate.kernel.money import Money
+from nexgate.payments.adapters.selcom import signing
+from nexgate.payments.ports import (
+    CollectionCallback,
+    CollectionStatus,
+    ProviderOutcome,
+    ProviderRejected,
+    ProviderUnreachable,
+)
+
+PENDING_CODES = frozenset({"111", "927", "999"})
+WEBHOOK_FIELDS = ("transid", "order_id", "reference", "result", "resultcode", "payment_status")
+_FAILED_STATUSES = frozenset({"CANCELLED", "CANCELED", "REJECTED", "FAILED", "USERCANCELED", "EXPIRED"})
+
+
+class SelcomProvider:
+    name = "selcom"
+    #: The webhook carries no amount: the order status (which does) is checked instead.
+    callbacks_carry_amount = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        vendor: str,
+        timeout_s: float = 15.0,
+        tolerance_s: float = 300.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._secret = api_secret
+        self._vendor = vendor
+        self._timeout = timeout_s
+        self._tolerance = timedelta(seconds=tolerance_s)
+        self._transport = transport
+
+    async def _call(self, method: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        headers = signing.sign(self._api_key, self._secret, payload)
+        try:
+            async with httpx.AsyncClient(
+                base_url=self._base_url, timeout=self._timeout, transport=self._transport
+            ) as client:
+                if method == "GET":
+                    response = await client.get(path, params=payload, headers=headers)
+                else:
+                    response = await client.post(path, json=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ProviderUnreachable(f"selcom {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ProviderUnreachable(f"selcom {path} answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderUnreachable(f"selcom {path}: not JSON") from None
+        if not isinstance(body, dict):
+            raise ProviderUnreachable(f"selcom {path}: unexpected body")
+        return body
+
+    async def collect(
+        self, *, reference: str, msisdn_e164: str, amount: Money, callback_url: str, description: str
+    ) -> str:
+        whole = amount.to_major_units_whole()
+        msisdn = msisdn_e164.removeprefix("+")
+        order = await self._call(
+            "POST",
+            "/checkout/create-order-minimal",
+            {
+                "vendor": self._vendor,
+                "order_id": reference,
+                "buyer_email": "payments@nexgate.invalid",
+                "buyer_name": "Nexgate customer",
+                "buyer_phone": msisdn,
+                "amount": whole,
+                "currency": amount.currency,
+                "webhook": base64.b64encode(callback_url.encode()).decode(),
+                "no_of_items": 1,
+                "merchant_remarks": description[:40],
+            },
+        )
+        if str(order.get("resultcode")) != "000":
+            raise ProviderRejected(
+                str(order.get("message") or "order refused"), code=str(order.get("resultcode"))
+            )
+        push = await self._call(
+            "POST",
+            "/checkout/wallet-payment",
+            {"transid": reference, "order_id": reference, "msisdn": msisdn},
+        )
+        code = str(push.get("resultcode"))
+        if code != "000" and code not in PENDING_CODES:
+            raise ProviderRejected(str(push.get("message") or "push refused"), code=code)
+        return reference
+
+    async def query_collection(self, provider_ref: str) -> CollectionStatus:
+        body = await self._call("GET", "/checkout/order-status", {"order_id": provider_ref})
+        code = str(body.get("resultcode"))
+        if code in PENDING_CODES:
+            return CollectionStatus(ProviderOutcome.PENDING, code=code)
+        if code != "000":
+            raise ProviderRejected(str(body.get("message") or "status refused"), code=code)
+        data = body.get("data")
+        row = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        status = str(row.get("payment_status", "")).upper()
+        amount = row.get("amount")
+        try:
+            amount_major = int(str(amount)) if amount is not None else None
+        except ValueError:
+            amount_major = None
+        if status == "COMPLETED":
+            return CollectionStatus(ProviderOutcome.SUCCEEDED, code=code, amount_major=amount_major)
+        if status in _FAILED_STATUSES:
+            reason = "cancelled_by_payer" if "CANCEL" in status else "rejected"
+            return CollectionStatus(ProviderOutcome.FAILED, code=code, description=status, reason=reason)
+        return CollectionStatus(ProviderOutcome.PENDING, code=code, description=status)
+
+    def verify_callback(self, headers: dict[str, str], body: object, now: datetime) -> bool:
+        return isinstance(body, dict) and signing.verify(
+            headers,
+            body,
+            api_key=self._api_key,
+            secret=self._secret,
+            now=now,
+            tolerance=self._tolerance,
+            required=("order_id", "payment_status"),
+        )
+
+    def parse_collection_callback(self, body: object) -> CollectionCallback:
+        if not isinstance(body, dict) or not isinstance(body.get("order_id"), str) or not body["order_id"]:
+            raise MalformedRequest("Not a Selcom webhook.")
+        code = str(body.get("resultcode", body.get("resulcode", "")))
+        status = str(body.get("payment_status", "")).upper()
+        if status == "COMPLETED" and code == "000":
+            outcome = ProviderOutcome.SUCCEEDED
+        elif code in PENDING_CODES or status in ("PENDING", "INPROGRESS", ""):
+            outcome = ProviderOutcome.PENDING
+        else:
+            outcome = ProviderOutcome.FAILED
+        return CollectionCallback(
+            provider_ref=body["order_id"],
+            outcome=outcome,
+            code=code,
+            receipt=str(body["reference"]) if body.get("reference") else None,
+        )

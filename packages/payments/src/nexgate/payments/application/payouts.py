@@ -1,0 +1,271 @@
+"""Withdrawals: wallet → payouts in flight at request, then the provider's result settles
+in flight → clearing (success) or returns it to the wallet (failure).
+
+The request's transaction creates the payout row and the ledger entry together, so an
+unfunded or frozen wallet leaves no row; the provider is called only after that commits.
+Nothing is ever sent twice: a timeout leaves the payout ``ambiguous`` (money in flight)
+until the provider's result arrives, under our reference, or an admin settles it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from nexgate.contracts.payments import PayoutCompleted, PayoutFailed
+from nexgate.kernel.clock import Clock
+from nexgate.kernel.errors import ValidationFailed
+from nexgate.kernel.ids import new_id
+from nexgate.kernel.money import Money
+from nexgate.kernel.phone import normalize_phone
+from nexgate.payments.application.collection import money_of, route
+from nexgate.payments.domain.ledger import AccountRef, transfer
+from nexgate.payments.domain.payouts import (
+    FINAL_PAYOUT,
+    Payout,
+    PayoutNotFound,
+    PayoutStatus,
+    WithdrawalLimits,
+    validate_withdrawal,
+)
+from nexgate.payments.ports import (
+    PayoutCallback,
+    PayoutProvider,
+    ProviderOutcome,
+    ProviderRejected,
+    ProviderUnreachable,
+    UnitOfWork,
+)
+
+_REASONS = {"1": "provider_insufficient_funds", "2001": "provider_rejected", "8006": "provider_rejected"}
+
+
+async def request_withdrawal(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    providers: dict[str, PayoutProvider],
+    result_url: str,
+    timeout_url: str,
+    user_id: uuid.UUID,
+    amount: Money,
+    phone: str,
+    idempotency_key: str,
+    limits: WithdrawalLimits,
+    route_override: str | None = None,
+) -> Payout:
+    if not 1 <= len(idempotency_key) <= 255:
+        raise ValidationFailed("Idempotency keys are 1 to 255 characters.", code="invalid_idempotency_key")
+    validate_withdrawal(amount, limits)
+    region = {"KES": "KE", "TZS": "TZ"}.get(amount.currency, "TZ")
+    e164 = normalize_phone(phone, default_region=region, allowed_regions=("TZ", "KE"))
+    provider_name = route(e164, amount.currency, override=route_override)
+    async with uow() as tx:
+        existing = await tx.payouts.by_key(user_id, idempotency_key)
+        if existing is not None:
+            if (existing.amount, existing.phone) != (amount, e164):
+                raise ValidationFailed(
+                    "This idempotency key was used for another withdrawal.", code="idempotency_key_reused"
+                )
+            return existing
+        payout = Payout(
+            id=new_id(),
+            user_id=user_id,
+            amount=amount,
+            phone=e164,
+            provider=provider_name,
+            status=PayoutStatus.REQUESTED,
+            created_at=clock.now(),
+        )
+        await tx.payouts.add(payout, key=idempotency_key)
+        # 409 insufficient_funds / wallet_frozen roll the row back with it.
+        await tx.ledger.post(
+            transfer(
+                id=new_id(),
+                kind="payout",
+                reference=f"payout:{payout.id}",
+                idempotency_key=f"payout:{payout.id}",
+                source=AccountRef.wallet(user_id, amount.currency),
+                targets=[(AccountRef.payouts_in_flight(amount.currency), amount)],
+            )
+        )
+    try:
+        accepted = await providers[provider_name].disburse(
+            reference=payout.reference,
+            msisdn_e164=e164,
+            amount=amount,
+            result_url=result_url,
+            timeout_url=timeout_url,
+        )
+    except ProviderRejected as exc:
+        return await _settle(
+            uow, clock, payout.id, ProviderOutcome.FAILED, reason="provider_rejected", detail=exc.code
+        )
+    except ProviderUnreachable:
+        async with uow() as tx:
+            locked = await tx.payouts.get(payout.id, lock=True)
+            assert locked is not None
+            if locked.status is PayoutStatus.REQUESTED:
+                locked.status = PayoutStatus.AMBIGUOUS
+                await tx.payouts.update(locked, clock.now())
+            return locked
+    async with uow() as tx:
+        locked = await tx.payouts.get(payout.id, lock=True)
+        assert locked is not None
+        locked.provider_ref = locked.provider_ref or accepted.provider_ref
+        if locked.status in (PayoutStatus.REQUESTED, PayoutStatus.AMBIGUOUS):
+            locked.status = PayoutStatus.PENDING
+        await tx.payouts.update(locked, clock.now())
+        return locked
+
+
+async def _settle(
+    uow: UnitOfWork,
+    clock: Clock,
+    payout_id: uuid.UUID,
+    outcome: ProviderOutcome,
+    *,
+    reason: str = "",
+    detail: str = "",
+    receipt: str | None = None,
+    provider_ref: str | None = None,
+) -> Payout:
+    """Apply a final result once: success moves in flight → clearing, failure returns the
+    money to the wallet. A result for a payout already final changes nothing."""
+    async with uow() as tx:
+        payout = await tx.payouts.get(payout_id, lock=True)
+        if payout is None:
+            raise PayoutNotFound("No such withdrawal.")
+        if payout.status in FINAL_PAYOUT:
+            return payout
+        currency = payout.amount.currency
+        in_flight = AccountRef.payouts_in_flight(currency)
+        now = clock.now()
+        payout.provider_ref = payout.provider_ref or provider_ref
+        if outcome is ProviderOutcome.SUCCEEDED:
+            await tx.ledger.post(
+                transfer(
+                    id=new_id(),
+                    kind="payout_settled",
+                    reference=f"payout:{payout.id}",
+                    idempotency_key=f"payout:{payout.id}:settled",
+                    source=in_flight,
+                    targets=[(AccountRef.clearing(payout.provider, currency), payout.amount)],
+                )
+            )
+            payout.status, payout.receipt = PayoutStatus.SUCCEEDED, receipt
+            await tx.outbox.add(
+                PayoutCompleted(
+                    payout_id=payout.id,
+                    user_id=payout.user_id,
+                    amount=money_of(payout.amount),
+                    provider=payout.provider,
+                )
+            )
+        else:
+            # Frozen wallets still receive their own money back (the ledger only blocks debits).
+            await tx.ledger.post(
+                transfer(
+                    id=new_id(),
+                    kind="payout_reversed",
+                    reference=f"payout:{payout.id}",
+                    idempotency_key=f"payout:{payout.id}:reversed",
+                    source=in_flight,
+                    targets=[(AccountRef.wallet(payout.user_id, currency), payout.amount)],
+                )
+            )
+            payout.status, payout.failure_reason = PayoutStatus.FAILED, reason or "provider_failed"
+            await tx.outbox.add(
+                PayoutFailed(
+                    payout_id=payout.id,
+                    user_id=payout.user_id,
+                    amount=money_of(payout.amount),
+                    provider=payout.provider,
+                    reason=payout.failure_reason,
+                )
+            )
+        await tx.payouts.update(payout, now)
+        return payout
+
+
+async def handle_payout_result(
+    *, uow: UnitOfWork, clock: Clock, provider: PayoutProvider, body: object
+) -> str:
+    """Store a payout result, check it against our payout, then apply it once.
+
+    Returns (and stores on the callback row) ``unknown``, ``final``, ``mismatch``,
+    ``succeeded`` or ``failed``. A result whose conversation id or amount differ from ours
+    flags the payout ``suspicious`` and moves nothing.
+    """
+    from nexgate.payments.application.collection import _redact
+
+    parsed: PayoutCallback = provider.parse_payout_callback(body)
+    async with uow() as tx:
+        callback_id = await tx.store.record_callback(
+            provider=provider.name, kind="payout", body=_redact(body), provider_ref=parsed.provider_ref
+        )
+    outcome = await _process_result(uow, clock, parsed)
+    async with uow() as tx:
+        await tx.store.set_callback_outcome(callback_id, outcome)
+    return outcome
+
+
+async def _process_result(uow: UnitOfWork, clock: Clock, parsed: PayoutCallback) -> str:
+    try:
+        payout_id = uuid.UUID(parsed.reference)
+    except ValueError:
+        return "unknown"
+    async with uow() as tx:
+        payout = await tx.payouts.get(payout_id, lock=True)
+        if payout is None:
+            return "unknown"
+        if payout.status in FINAL_PAYOUT:
+            return "final"
+        wrong_conversation = payout.provider_ref is not None and payout.provider_ref != parsed.provider_ref
+        wrong_amount = (
+            parsed.outcome is ProviderOutcome.SUCCEEDED
+            and parsed.amount_major != payout.amount.to_major_units_whole()
+        )
+        if wrong_conversation or wrong_amount:
+            payout.suspicious = True
+            await tx.payouts.update(payout, clock.now())
+            return "mismatch"
+    settled = await _settle(
+        uow,
+        clock,
+        payout_id,
+        parsed.outcome,
+        reason=_REASONS.get(parsed.code, "provider_failed"),
+        receipt=parsed.receipt,
+        provider_ref=parsed.provider_ref,
+    )
+    return settled.status.value
+
+
+async def get_withdrawal(*, uow: UnitOfWork, user_id: uuid.UUID, payout_id: uuid.UUID) -> Payout:
+    async with uow() as tx:
+        payout = await tx.payouts.get(payout_id)
+    if payout is None or payout.user_id != user_id:
+        raise PayoutNotFound("No such withdrawal.")
+    return payout
+
+
+async def list_withdrawals(
+    *, uow: UnitOfWork, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Payout]:
+    async with uow() as tx:
+        return await tx.payouts.of_user(user_id, after=after, limit=limit)
+
+
+async def stale_payouts(
+    *, uow: UnitOfWork, clock: Clock, provider: str, older_than: timedelta
+) -> list[Payout]:
+    """Payouts with no final result after ``older_than``: requested ones never reached the
+    provider's acknowledgement and become ``ambiguous`` for the admin queue (never resent)."""
+    async with uow() as tx:
+        found = await tx.payouts.unsettled(provider, clock.now() - older_than, 100)
+        for payout in found:
+            if payout.status is PayoutStatus.REQUESTED:
+                payout.status = PayoutStatus.AMBIGUOUS
+                await tx.payouts.update(payout, clock.now())
+    return found

@@ -1,0 +1,83 @@
+"""Withdrawals from a wallet to mobile money (pure rules)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from nexgate.kernel.errors import FieldProblem, NotFound, ValidationFailed
+from nexgate.kernel.money import Money
+
+
+class PayoutStatus(StrEnum):
+    #: The money left the wallet (in flight); the provider has not acknowledged yet.
+    REQUESTED = "requested"
+    #: The provider acknowledged; its result is awaited.
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    #: Refused or failed: the money went back to the wallet.
+    FAILED = "failed"
+    #: No answer from the provider: the money stays in flight until the result is known.
+    AMBIGUOUS = "ambiguous"
+
+
+FINAL_PAYOUT = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED})
+
+
+class PayoutNotFound(NotFound):
+    default_code = "withdrawal_not_found"
+
+
+@dataclass
+class Payout:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    amount: Money
+    phone: str
+    provider: str
+    status: PayoutStatus
+    created_at: datetime
+    provider_ref: str | None = None
+    receipt: str | None = None
+    failure_reason: str | None = None
+    suspicious: bool = False
+
+    @property
+    def reference(self) -> str:
+        """What the provider echoes back (Daraja OriginatorConversationID)."""
+        return str(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalLimits:
+    """Per currency, in minor units: the smallest and the largest single withdrawal."""
+
+    minimum: dict[str, int]
+    maximum: dict[str, int]
+
+
+def validate_withdrawal(amount: Money, limits: WithdrawalLimits) -> None:
+    """Positive, whole shillings, within the limits of its currency (422 otherwise)."""
+    if amount.amount <= 0:
+        raise ValidationFailed(
+            "Withdraw a positive amount.",
+            code="invalid_amount",
+            errors=[FieldProblem("amount", "must be positive")],
+        )
+    amount.to_major_units_whole()  # 422 fractional_amount
+    low = limits.minimum.get(amount.currency)
+    high = limits.maximum.get(amount.currency)
+    if low is None or high is None:
+        raise ValidationFailed(
+            f"Withdrawals in {amount.currency} are not offered.",
+            code="withdrawal_limit",
+            errors=[FieldProblem("amount.currency", "withdrawals not offered in this currency")],
+        )
+    if not low <= amount.amount <= high:
+        raise ValidationFailed(
+            f"Withdrawals are between {Money(low, amount.currency)} and {Money(high, amount.currency)}.",
+            code="withdrawal_limit",
+            errors=[FieldProblem("amount", "outside the withdrawal limits")],
+        )
