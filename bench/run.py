@@ -28,6 +28,7 @@ BENCHMARKS = {
     "outbox_throughput": "outbox_throughput",
     "http_hello": "http_hello",
     "auth": "auth",
+    "files": "files",
 }
 
 

@@ -1,1 +1,1 @@
-"""Nexgate files context: safe uploads, image variants with BlurHash, video transcoding"""
+"""Files: safe uploads, image variants with BlurHash, private files behind signed URLs."""

@@ -1,0 +1,1 @@
+"""Media tools: type sniffing from bytes, the safe image pipeline, PDF checks."""

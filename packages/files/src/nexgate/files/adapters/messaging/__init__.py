@@ -1,0 +1,1 @@
+"""Messaging adapter: the files worker's consumers."""

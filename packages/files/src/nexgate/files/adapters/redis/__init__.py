@@ -1,0 +1,1 @@
+"""Redis adapters of the files context."""

@@ -1,0 +1,4 @@
+from nexgate.files.adapters.sql.models import metadata
+from nexgate.kernel.sql.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,1 @@
+"""`BlobStore` adapters: the filesystem (embedded default) and S3 (minio SDK)."""
