@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -169,3 +170,42 @@ async def test_no_password_code_token_or_phone_in_logs(auth) -> None:
     assert "http.request" in text  # the capture really saw the flow's logs
     leaked = [s for s in secrets if s in text]
     assert not leaked, f"found in logs: {leaked}"
+
+
+async def test_dev_deliverer_writes_codes_to_a_file_in_development_only(
+    auth, runtime, settings, tmp_path
+) -> None:
+    from dataclasses import replace
+
+    from nexgate.auth.adapters.messaging.router import build_router, dev_codes_file
+
+    # In test and production no deliverer is subscribed; enabling it in production refuses to start.
+    assert build_router(runtime).subscribers == []
+    prod = replace(runtime, settings=settings.model_copy(update={"environment": "production"}))
+    os.environ["NEXGATE_AUTH_DEV_CODE_DELIVERY"] = "true"
+    try:
+        with pytest.raises(RuntimeError, match="production"):
+            build_router(prod)
+    finally:
+        del os.environ["NEXGATE_AUTH_DEV_CODE_DELIVERY"]
+
+    dev_settings = settings.model_copy(update={"environment": "development", "data_dir": tmp_path})
+    dev = replace(runtime, settings=dev_settings)
+    worker = build_worker(dev_settings, runtime=dev, contexts=[auth_context])
+    try:
+        started = await auth.register(phone="0754 321 988", displayName="Neema")
+        challenge_id = started.json()["challengeId"]
+        await worker.broker.start()
+        await worker.start_background()
+        codes = dev_codes_file(dev)
+        deadline = time.monotonic() + 15
+        while not (codes.exists() and codes.read_text()):
+            assert time.monotonic() < deadline, "no code was delivered"
+            await asyncio.sleep(0.05)
+        [line] = codes.read_text().splitlines()
+        assert "registration phone +255754321988" in line
+        code = line.rsplit(" ", 1)[1]
+        verified = await auth.verify(challenge_id, code, auth.device())
+        assert verified.status_code == 201, verified.text
+    finally:
+        await worker.stop()

@@ -38,6 +38,9 @@ class AuthSettings(NexgateSettings):
     #: JSON ``{"<key id>": "<base64url 32 bytes>"}``; the active one is ``otp_delivery_key_id``.
     otp_delivery_keys: dict[str, str] = Field(default_factory=dict)
     otp_delivery_key_id: str = ""
+    #: Development stand-in for notifications: write each code to ``<data_dir>/dev-outbox/codes.log``.
+    #: None: on in development only. Turning it on in production refuses to start.
+    dev_code_delivery: bool | None = None
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4

@@ -82,7 +82,7 @@ class ConsumerWiring:
 
 
 def consumer(
-    router: RabbitRouter, wiring: ConsumerWiring, *, name: str | None = None
+    router: RabbitRouter, wiring: ConsumerWiring, *, name: str | None = None, include_in_schema: bool = True
 ) -> Callable[[Effect[Any]], Effect[Any]]:
     def decorate(effect: Effect[Any]) -> Effect[Any]:
         params = list(inspect.signature(effect).parameters)
@@ -121,6 +121,7 @@ def consumer(
             ack_policy=AckPolicy.REJECT_ON_ERROR,
             title=f"{queue_name}:{contract.tag()}",
             description=inspect.getdoc(effect),
+            include_in_schema=include_in_schema,
         )(handle)
         wiring.topology.consumer_queues.append(queue_name)
         return effect
