@@ -1,0 +1,393 @@
+"""The profiles store on PostgreSQL.
+
+Relation changes between two users first lock both profile rows in user-id order
+(`lock_pair`): concurrent follow/unfollow/block on the same pair serialise there, so
+the edge and both counters change together and opposite-order pairs cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nexgate.kernel.ids import new_id
+from nexgate.kernel.sql.keyset import keyset_after
+from nexgate.profiles.adapters.sql.models import blocks, follow_requests, follows, mutes, profiles
+from nexgate.profiles.domain.profiles import Profile
+from nexgate.profiles.ports import Edge, Mute
+
+_PROFILE_FIELDS = [c.name for c in profiles.columns]
+
+
+def _to_profile(row: Any) -> Profile:
+    return Profile(**{name: getattr(row, name) for name in _PROFILE_FIELDS})
+
+
+class SqlProfileStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # -- profiles -------------------------------------------------------------------------
+    async def get(self, user_id: uuid.UUID) -> Profile | None:
+        row = (await self._session.execute(sa.select(profiles).where(profiles.c.user_id == user_id))).first()
+        return _to_profile(row) if row else None
+
+    async def get_by_username(self, username: str) -> Profile | None:
+        stmt = sa.select(profiles).where(profiles.c.username == username)
+        row = (await self._session.execute(stmt)).first()
+        return _to_profile(row) if row else None
+
+    async def username_taken(self, username: str) -> bool:
+        stmt = sa.select(sa.literal(1)).where(profiles.c.username == username)
+        return (await self._session.scalar(stmt)) is not None
+
+    async def insert_if_absent(self, profile: Profile) -> bool:
+        """Insert; False when the user id *or* the username already exists (nothing written)."""
+        values = {name: getattr(profile, name) for name in _PROFILE_FIELDS}
+        stmt = insert(profiles).values(**values).on_conflict_do_nothing().returning(profiles.c.user_id)
+        return (await self._session.scalar(stmt)) is not None
+
+    async def update(self, user_id: uuid.UUID, now: datetime, **values: Any) -> Profile | None:
+        """Apply ``values`` and bump the snapshot version atomically; None if no such profile."""
+        stmt = (
+            sa.update(profiles)
+            .where(profiles.c.user_id == user_id)
+            .values(**values, version=profiles.c.version + 1, updated_at=now)
+            .returning(*profiles.columns)
+        )
+        row = (await self._session.execute(stmt)).first()
+        return _to_profile(row) if row else None
+
+    async def delete(self, user_id: uuid.UUID) -> bool:
+        """Erase a profile and every relation it is part of, keeping the others' counters exact."""
+        await self._session.execute(
+            sa.update(profiles)
+            .where(
+                profiles.c.user_id.in_(
+                    sa.select(follows.c.followee_id).where(follows.c.follower_id == user_id)
+                )
+            )
+            .values(followers_count=profiles.c.followers_count - 1)
+        )
+        await self._session.execute(
+            sa.update(profiles)
+            .where(
+                profiles.c.user_id.in_(
+                    sa.select(follows.c.follower_id).where(follows.c.followee_id == user_id)
+                )
+            )
+            .values(following_count=profiles.c.following_count - 1)
+        )
+        for table, a, b in (
+            (follows, follows.c.follower_id, follows.c.followee_id),
+            (follow_requests, follow_requests.c.requester_id, follow_requests.c.target_id),
+            (blocks, blocks.c.blocker_id, blocks.c.blocked_id),
+            (mutes, mutes.c.muter_id, mutes.c.muted_id),
+        ):
+            await self._session.execute(sa.delete(table).where(sa.or_(a == user_id, b == user_id)))
+        result = await self._session.execute(sa.delete(profiles).where(profiles.c.user_id == user_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def lock(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Profile]:
+        """Lock these profile rows in user-id order (the one lock order of this context)."""
+        stmt = (
+            sa.select(profiles)
+            .where(profiles.c.user_id.in_(list(user_ids)))
+            .order_by(profiles.c.user_id)
+            .with_for_update()
+        )
+        return {row.user_id: _to_profile(row) for row in (await self._session.execute(stmt)).all()}
+
+    async def _bump(self, user_id: uuid.UUID, column: str, delta: int) -> None:
+        col = profiles.c[column]
+        await self._session.execute(
+            sa.update(profiles).where(profiles.c.user_id == user_id).values({column: col + delta})
+        )
+
+    async def relationships(
+        self, viewer: uuid.UUID, others: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, bool]]:
+        return await relationships(self._session, viewer, others)
+
+    async def profiles_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Profile]:
+        return await profiles_by_id(self._session, ids)
+
+    # -- follows --------------------------------------------------------------------------
+    async def is_following(self, follower: uuid.UUID, followee: uuid.UUID) -> bool:
+        stmt = sa.select(sa.literal(1)).where(
+            follows.c.follower_id == follower, follows.c.followee_id == followee
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def add_follow(
+        self, follower: uuid.UUID, followee: uuid.UUID, now: datetime, *, via_request: bool
+    ) -> bool:
+        """Insert the edge and move both counters with it; False (no change) if it existed."""
+        stmt = (
+            insert(follows)
+            .values(
+                id=new_id(),
+                follower_id=follower,
+                followee_id=followee,
+                via_request=via_request,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(follows.c.id)
+        )
+        if await self._session.scalar(stmt) is None:
+            return False
+        await self._bump(follower, "following_count", 1)
+        await self._bump(followee, "followers_count", 1)
+        return True
+
+    async def remove_follow(self, follower: uuid.UUID, followee: uuid.UUID) -> bool:
+        stmt = (
+            sa.delete(follows)
+            .where(follows.c.follower_id == follower, follows.c.followee_id == followee)
+            .returning(follows.c.id)
+        )
+        if await self._session.scalar(stmt) is None:
+            return False
+        await self._bump(follower, "following_count", -1)
+        await self._bump(followee, "followers_count", -1)
+        return True
+
+    async def add_request(self, requester: uuid.UUID, target: uuid.UUID, now: datetime) -> bool:
+        stmt = (
+            insert(follow_requests)
+            .values(id=new_id(), requester_id=requester, target_id=target, created_at=now)
+            .on_conflict_do_nothing()
+            .returning(follow_requests.c.id)
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def remove_request(self, requester: uuid.UUID, target: uuid.UUID) -> bool:
+        stmt = (
+            sa.delete(follow_requests)
+            .where(follow_requests.c.requester_id == requester, follow_requests.c.target_id == target)
+            .returning(follow_requests.c.id)
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def has_request(self, requester: uuid.UUID, target: uuid.UUID) -> bool:
+        stmt = sa.select(sa.literal(1)).where(
+            follow_requests.c.requester_id == requester, follow_requests.c.target_id == target
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def _page(
+        self,
+        table: sa.Table,
+        owner_col: sa.ColumnElement[Any],
+        other_col: sa.ColumnElement[Any],
+        owner: uuid.UUID,
+        viewer: uuid.UUID,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Edge]:
+        hidden = sa.exists().where(
+            sa.or_(
+                sa.and_(blocks.c.blocker_id == viewer, blocks.c.blocked_id == other_col),
+                sa.and_(blocks.c.blocker_id == other_col, blocks.c.blocked_id == viewer),
+            )
+        )
+        stmt = (
+            sa.select(other_col.label("user_id"), table.c.created_at, table.c.id)
+            .join(profiles, profiles.c.user_id == other_col)
+            .where(owner_col == owner, profiles.c.deactivated.is_(False), ~hidden)
+        )
+        stmt = keyset_after(stmt, [table.c.created_at, table.c.id], after, descending=True, limit=limit)
+        rows = (await self._session.execute(stmt)).all()
+        return [Edge(user_id=r.user_id, created_at=r.created_at, id=r.id) for r in rows]
+
+    async def followers_page(
+        self, user_id: uuid.UUID, viewer: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Edge]:
+        return await self._page(
+            follows, follows.c.followee_id, follows.c.follower_id, user_id, viewer, after, limit
+        )
+
+    async def following_page(
+        self, user_id: uuid.UUID, viewer: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Edge]:
+        return await self._page(
+            follows, follows.c.follower_id, follows.c.followee_id, user_id, viewer, after, limit
+        )
+
+    async def incoming_requests_page(
+        self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Edge]:
+        t = follow_requests
+        return await self._page(t, t.c.target_id, t.c.requester_id, user_id, user_id, after, limit)
+
+    async def sent_requests_page(
+        self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Edge]:
+        t = follow_requests
+        return await self._page(t, t.c.requester_id, t.c.target_id, user_id, user_id, after, limit)
+
+    async def incoming_requesters(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        stmt = sa.select(follow_requests.c.requester_id).where(follow_requests.c.target_id == user_id)
+        return list((await self._session.scalars(stmt)).all())
+
+    async def follower_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        stmt = sa.select(follows.c.follower_id).where(follows.c.followee_id == user_id)
+        return list((await self._session.scalars(stmt)).all())
+
+    # -- blocks and mutes -----------------------------------------------------------------
+    async def blocked_between(self, a: uuid.UUID, b: uuid.UUID) -> bool:
+        stmt = sa.select(sa.literal(1)).where(
+            sa.or_(
+                sa.and_(blocks.c.blocker_id == a, blocks.c.blocked_id == b),
+                sa.and_(blocks.c.blocker_id == b, blocks.c.blocked_id == a),
+            )
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def is_blocking(self, blocker: uuid.UUID, blocked: uuid.UUID) -> bool:
+        stmt = sa.select(sa.literal(1)).where(blocks.c.blocker_id == blocker, blocks.c.blocked_id == blocked)
+        return (await self._session.scalar(stmt)) is not None
+
+    async def add_block(self, blocker: uuid.UUID, blocked: uuid.UUID, now: datetime) -> bool:
+        stmt = (
+            insert(blocks)
+            .values(id=new_id(), blocker_id=blocker, blocked_id=blocked, created_at=now)
+            .on_conflict_do_nothing()
+            .returning(blocks.c.id)
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def remove_block(self, blocker: uuid.UUID, blocked: uuid.UUID) -> bool:
+        stmt = (
+            sa.delete(blocks)
+            .where(blocks.c.blocker_id == blocker, blocks.c.blocked_id == blocked)
+            .returning(blocks.c.id)
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def blocks_page(
+        self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Edge]:
+        stmt = sa.select(blocks.c.blocked_id.label("user_id"), blocks.c.created_at, blocks.c.id).where(
+            blocks.c.blocker_id == user_id
+        )
+        stmt = keyset_after(stmt, [blocks.c.created_at, blocks.c.id], after, descending=True, limit=limit)
+        return [
+            Edge(user_id=r.user_id, created_at=r.created_at, id=r.id)
+            for r in (await self._session.execute(stmt)).all()
+        ]
+
+    async def put_mute(self, mute: Mute) -> None:
+        values = {
+            "id": new_id(),
+            "muter_id": mute.muter_id,
+            "muted_id": mute.muted_id,
+            "posts": mute.posts,
+            "notifications": mute.notifications,
+            "expires_at": mute.expires_at,
+            "created_at": mute.created_at,
+        }
+        stmt = insert(mutes).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[mutes.c.muter_id, mutes.c.muted_id],
+            set_={k: stmt.excluded[k] for k in ("posts", "notifications", "expires_at", "created_at")},
+        )
+        await self._session.execute(stmt)
+
+    async def remove_mute(self, muter: uuid.UUID, muted: uuid.UUID) -> Mute | None:
+        stmt = (
+            sa.delete(mutes)
+            .where(mutes.c.muter_id == muter, mutes.c.muted_id == muted)
+            .returning(*mutes.columns)
+        )
+        row = (await self._session.execute(stmt)).first()
+        return _to_mute(row) if row else None
+
+    async def active_mutes(self, muter: uuid.UUID, now: datetime) -> list[Mute]:
+        stmt = (
+            sa.select(mutes)
+            .where(mutes.c.muter_id == muter, sa.or_(mutes.c.expires_at.is_(None), mutes.c.expires_at > now))
+            .order_by(mutes.c.created_at.desc(), mutes.c.muted_id)
+        )
+        return [_to_mute(r) for r in (await self._session.execute(stmt)).all()]
+
+    async def take_expired_mutes(self, now: datetime, limit: int) -> list[Mute]:
+        expired = (
+            sa.select(mutes.c.muter_id, mutes.c.muted_id)
+            .where(mutes.c.expires_at <= now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("expired")
+        )
+        stmt = (
+            sa.delete(mutes)
+            .where(
+                sa.tuple_(mutes.c.muter_id, mutes.c.muted_id).in_(
+                    sa.select(expired.c.muter_id, expired.c.muted_id)
+                )
+            )
+            .returning(*mutes.columns)
+        )
+        return [_to_mute(r) for r in (await self._session.execute(stmt)).all()]
+
+
+def _to_mute(row: Any) -> Mute:
+    return Mute(
+        muter_id=row.muter_id,
+        muted_id=row.muted_id,
+        posts=row.posts,
+        notifications=row.notifications,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+    )
+
+
+async def relationships(
+    session: AsyncSession, viewer: uuid.UUID, others: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, bool]]:
+    """The viewer's relationship flags towards each of ``others``, in five queries whatever their number."""
+    ids = list(set(others))
+    flags = {
+        other: dict.fromkeys(
+            ("following", "followedBy", "requested", "requestedBy", "blocking", "muting"), False
+        )
+        for other in ids
+    }
+    if not ids:
+        return flags
+    queries = {
+        "following": sa.select(follows.c.followee_id).where(
+            follows.c.follower_id == viewer, follows.c.followee_id.in_(ids)
+        ),
+        "followedBy": sa.select(follows.c.follower_id).where(
+            follows.c.followee_id == viewer, follows.c.follower_id.in_(ids)
+        ),
+        "requested": sa.select(follow_requests.c.target_id).where(
+            follow_requests.c.requester_id == viewer, follow_requests.c.target_id.in_(ids)
+        ),
+        "requestedBy": sa.select(follow_requests.c.requester_id).where(
+            follow_requests.c.target_id == viewer, follow_requests.c.requester_id.in_(ids)
+        ),
+        "blocking": sa.select(blocks.c.blocked_id).where(
+            blocks.c.blocker_id == viewer, blocks.c.blocked_id.in_(ids)
+        ),
+        "muting": sa.select(mutes.c.muted_id).where(mutes.c.muter_id == viewer, mutes.c.muted_id.in_(ids)),
+    }
+    for flag, stmt in queries.items():
+        for other in (await session.scalars(stmt)).all():
+            flags[other][flag] = True
+    return flags
+
+
+async def profiles_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Profile]:
+    if not ids:
+        return {}
+    rows = (await session.execute(sa.select(profiles).where(profiles.c.user_id.in_(list(ids))))).all()
+    return {row.user_id: _to_profile(row) for row in rows}
