@@ -1,0 +1,144 @@
+"""What the API accepts and returns: explicit Structs, camelCase, unknown fields refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+
+from nexgate.chat.domain.model import ConversationView, Member, Message, UnreadSummary, preview
+
+
+class OpenConversationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    participant_ids: list[uuid.UUID]
+
+
+class SendIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    client_message_id: str = msgspec.field()
+    text: str | None = None
+    media_file_ids: list[uuid.UUID] = []
+    reply_to_message_id: uuid.UUID | None = None
+
+
+class EditIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    text: str
+
+
+class ReadIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    up_to_seq: int
+
+
+class ReactionIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    emoji: str
+
+
+class MemberSettingsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    archived: bool | None = None
+    muted_until: datetime | msgspec.UnsetType | None = msgspec.UNSET
+    pinned: bool | None = None
+
+    def changes(self) -> dict[str, object]:
+        found: dict[str, object] = {}
+        if self.archived is not None:
+            found["archived"] = self.archived
+        if self.pinned is not None:
+            found["pinned"] = self.pinned
+        if self.muted_until is not msgspec.UNSET:
+            found["muted_until"] = self.muted_until
+        return found
+
+
+class ReactionOut(msgspec.Struct, rename="camel"):
+    user_id: uuid.UUID
+    emoji: str
+
+
+class MessageOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    client_message_id: str
+    text: str | None
+    reply_to_message_id: uuid.UUID | None
+    created_at: datetime
+    edited: bool
+    edited_at: datetime | None
+    deleted: bool
+    reactions: list[ReactionOut]
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id, conversation_id=m.conversation_id, seq=m.seq, sender_id=m.sender_id,
+            client_message_id=m.client_message_id, text=m.text, reply_to_message_id=m.reply_to_message_id,
+            created_at=m.created_at, edited=m.edited_at is not None, edited_at=m.edited_at, deleted=m.deleted,
+            reactions=[ReactionOut(user_id=r.user_id, emoji=r.emoji) for r in m.reactions],
+        )  # fmt: skip
+
+
+class PreviewOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    text: str | None
+    deleted: bool
+    created_at: datetime
+
+
+class ConversationOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    kind: str
+    other_user_id: uuid.UUID | None
+    request_state: str
+    unread_count: int
+    last_read_seq: int
+    last_seq: int
+    muted: bool
+    muted_until: datetime | None
+    archived: bool
+    pinned: bool
+    last_activity_at: datetime
+    last_message: PreviewOut | None
+
+    @classmethod
+    def of(cls, v: ConversationView, now: datetime) -> ConversationOut:
+        me: Member = v.me
+        last = v.last_message
+        last_out = None
+        if last is not None:
+            last_out = PreviewOut(
+                id=last.id,
+                seq=last.seq,
+                sender_id=last.sender_id,
+                text=None if last.deleted else preview(last.text),
+                deleted=last.deleted,
+                created_at=last.created_at,
+            )
+        return cls(
+            id=v.conversation.id, kind=v.conversation.kind, other_user_id=v.other_user_id,
+            request_state=me.request_state, unread_count=me.unread_count, last_read_seq=me.last_read_seq,
+            last_seq=v.conversation.last_seq, muted=me.muted(now), muted_until=me.muted_until,
+            archived=me.archived, pinned=me.pinned, last_activity_at=v.conversation.last_activity_at,
+            last_message=last_out,
+        )  # fmt: skip
+
+
+class MessagePage(msgspec.Struct, rename="camel"):
+    items: list[MessageOut]
+    has_more: bool
+
+
+class UnreadOut(msgspec.Struct, rename="camel"):
+    unread_conversations: int
+    unread_messages: int
+    pending_requests: int
+
+    @classmethod
+    def of(cls, s: UnreadSummary) -> UnreadOut:
+        return cls(
+            unread_conversations=s.unread_conversations,
+            unread_messages=s.unread_messages,
+            pending_requests=s.pending_requests,
+        )

@@ -1,0 +1,106 @@
+"""Tables of the ``chat`` schema, with the context's outbox and inbox."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from nexgate.kernel.sql.outbox import outbox_tables
+
+SCHEMA = "chat"
+metadata = sa.MetaData(schema=SCHEMA)
+tables = outbox_tables(metadata)
+
+UUID = pg.UUID(as_uuid=True)
+TS = sa.DateTime(timezone=True)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # A direct conversation is unique per (smaller, larger) user id pair.
+    sa.Column("user_low", UUID, nullable=True),
+    sa.Column("user_high", UUID, nullable=True),
+    sa.Column("created_by", UUID, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_message_id", UUID, nullable=True),
+    sa.Column("last_activity_at", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("user_low", "user_high", name="uq_conversations_direct_pair"),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("conversation_id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("request_state", sa.String(16), nullable=False),
+    sa.Column("last_read_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_delivered_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cleared_before_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unread_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("muted_until", TS, nullable=True),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("joined_at", TS, nullable=False),
+    sa.Index("ix_members_user", "user_id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("conversation_id", UUID, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("sender_id", UUID, nullable=False),
+    sa.Column("client_message_id", sa.String(64), nullable=False),
+    # Hash of the request body under the client id: a replay with another body is refused.
+    sa.Column("body_hash", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("reply_to_message_id", UUID, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("edited_at", TS, nullable=True),
+    sa.Column("deleted_for_everyone_at", TS, nullable=True),
+    sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    sa.UniqueConstraint(
+        "conversation_id", "sender_id", "client_message_id", name="uq_messages_client_message_id"
+    ),
+)
+
+reactions = sa.Table(
+    "reactions",
+    metadata,
+    sa.Column("message_id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("emoji", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# "Delete for me": messages hidden for one member only.
+hidden_messages = sa.Table(
+    "hidden_messages",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("message_id", UUID, primary_key=True),
+    sa.Column("hidden_at", TS, nullable=False),
+)
+
+# Replica of profiles' blocks (profiles.block_created.v1 / block_removed.v1).
+blocks = sa.Table(
+    "blocks",
+    metadata,
+    sa.Column("blocker_id", UUID, primary_key=True),
+    sa.Column("blocked_id", UUID, primary_key=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# Sessions revoked by auth: the WebSocket layer (not built yet) closes their sockets.
+revoked_sessions = sa.Table(
+    "revoked_sessions",
+    metadata,
+    sa.Column("session_id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("revoked_at", TS, nullable=False),
+)
