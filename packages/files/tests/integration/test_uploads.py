@@ -206,6 +206,28 @@ async def test_over_quota_refused_and_reservation_released(
     assert used > 0
 
 
+async def test_retry_with_a_new_multipart_boundary_is_the_same_request(client, bearer) -> None:
+    """Mobile clients rebuild the form on retry, with a fresh random boundary."""
+    headers = {**bearer(uuid.uuid4()), "Idempotency-Key": "retry-boundary"}
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(image, "PNG")
+    form = {"files": {"file": ("a.png", image.getvalue(), "image/png")}, "data": {"purpose": "post_media"}}
+    first = await client.post("/api/v1/files", headers=headers, **form)
+    second = await client.post("/api/v1/files", headers=headers, **form)
+    assert first.request.headers["content-type"] != second.request.headers["content-type"]
+    assert first.status_code == 201, first.text
+    assert second.status_code == 201, second.text
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert second.json()["id"] == first.json()["id"]
+    other = await client.post(
+        "/api/v1/files",
+        headers=headers,
+        files={"file": ("a.png", image.getvalue() + b"x", "image/png")},
+        data={"purpose": "post_media"},
+    )
+    assert other.status_code == 422  # a different file under the same key is still refused
+
+
 async def test_idempotent_retry_creates_one_file(client, bearer, runtime) -> None:
     owner = uuid.uuid4()
     headers = {**bearer(owner), "Idempotency-Key": "retry-1"}

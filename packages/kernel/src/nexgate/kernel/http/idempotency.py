@@ -11,7 +11,9 @@ kept, so the client can fix the request and reuse its key.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import uuid
 from typing import cast
 
 import msgspec
@@ -25,8 +27,18 @@ from nexgate.kernel.security.principal import Principal
 
 HEADER = b"idempotency-key"
 _NOT_KEPT = frozenset({400, 401, 403, 413, 415, 422, 429})
-#: How long a running request holds its key: a crashed request frees it after this.
+#: How long a running request holds its key without renewal: a crashed request frees it after
+#: this; a live one renews it every third of it, however long it runs.
 _RUNNING_TTL_S = 60
+_RENEW_EVERY_S = _RUNNING_TTL_S / 3
+#: Act on the key only while it still holds exactly this request's marker (compare-and-set),
+#: so a request whose marker expired can never overwrite the answer of the one that took over.
+_IF_OWNER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'renew' then return redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+if ARGV[2] == 'delete' then return redis.call('DEL', KEYS[1]) end
+return redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[3]) and 1
+"""
 
 
 class StoredResponse(msgspec.Struct):
@@ -34,6 +46,8 @@ class StoredResponse(msgspec.Struct):
     status: int = 0
     headers: list[tuple[bytes, bytes]] = []
     body: bytes = b""
+    #: Makes each running marker unique, so its exact bytes identify the request holding it.
+    owner: str = ""
 
     @property
     def running(self) -> bool:
@@ -45,33 +59,38 @@ class IdempotencyStore:
         self._redis = redis
         self._prefix = prefix
         self._ttl_s = ttl_s
+        self._if_owner = redis.register_script(_IF_OWNER)
 
     def key(self, caller: str, method: str, path: str, idempotency_key: str) -> str:
         digest = hashlib.sha256(f"{caller}\n{method}\n{path}\n{idempotency_key}".encode()).hexdigest()
         return f"{self._prefix}idem:{digest}"
 
-    async def begin(self, key: str, fingerprint: str) -> StoredResponse | None:
-        """Claim ``key``; None if claimed now, else what the first request left."""
-        claimed = await self._redis.set(
-            key, msgspec.msgpack.encode(StoredResponse(fingerprint)), nx=True, ex=_RUNNING_TTL_S
-        )
-        if claimed:
+    async def begin(self, key: str, marker: bytes) -> StoredResponse | None:
+        """Claim ``key`` with ``marker``; None if claimed now, else what the first request left."""
+        if await self._redis.set(key, marker, nx=True, ex=_RUNNING_TTL_S):
             return None
         raw = await self._redis.get(key)
         if raw is None:  # expired in between: claim again
-            return await self.begin(key, fingerprint)
+            return await self.begin(key, marker)
         return msgspec.msgpack.decode(cast(bytes, raw), type=StoredResponse)
 
-    async def finish(self, key: str, response: StoredResponse) -> None:
-        # A 5xx rolled the transaction back (the work provably did not happen), so a retry
-        # must run again rather than replay the failure.
-        if response.status in _NOT_KEPT or response.status >= 500:
-            await self._redis.delete(key)
-        else:
-            await self._redis.set(key, msgspec.msgpack.encode(response), ex=self._ttl_s)
+    async def renew(self, key: str, marker: bytes) -> None:
+        while True:
+            await asyncio.sleep(_RENEW_EVERY_S)
+            await self._if_owner(keys=[key], args=[marker, "renew", _RUNNING_TTL_S, b""])
 
-    async def abandon(self, key: str) -> None:
-        await self._redis.delete(key)
+    async def finish(self, key: str, marker: bytes, response: StoredResponse) -> None:
+        # Not kept: answers that say nothing was done (validation, auth, limits) and 5xx, whose
+        # transaction rolled back. A use case that commits more than once (a provider call
+        # between two commits) must guard its own effects, as payments does per attempt.
+        if response.status in _NOT_KEPT or response.status >= 500:
+            await self.abandon(key, marker)
+        else:
+            encoded = msgspec.msgpack.encode(response)
+            await self._if_owner(keys=[key], args=[marker, "set", self._ttl_s, encoded])
+
+    async def abandon(self, key: str, marker: bytes) -> None:
+        await self._if_owner(keys=[key], args=[marker, "delete", 0, b""])
 
 
 class IdempotencyMiddleware(ASGIMiddleware):
@@ -97,9 +116,10 @@ class IdempotencyMiddleware(ASGIMiddleware):
         caller = str(user.user_id) if isinstance(user, Principal) else "anonymous"
         method = cast(HTTPScope, scope)["method"]
         key = store.key(caller, method, scope["path"].rstrip("/") or "/", idempotency_key)
-        fingerprint = hashlib.sha256(body).hexdigest()
+        fingerprint = _fingerprint(body, scope)
+        marker = msgspec.msgpack.encode(StoredResponse(fingerprint, owner=uuid.uuid4().hex))
 
-        previous = await store.begin(key, fingerprint)
+        previous = await store.begin(key, marker)
         if previous is not None:
             if previous.fingerprint != fingerprint:
                 raise ValidationFailed(
@@ -132,12 +152,36 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 record.body += message.get("body", b"")
             await send(message)
 
+        renewing = asyncio.create_task(store.renew(key, marker))
         try:
             await next_app(scope, replay_receive, capture)
         except BaseException:
-            await store.abandon(key)
+            await store.abandon(key, marker)
             raise
-        await store.finish(key, record)
+        finally:
+            renewing.cancel()
+        await store.finish(key, marker, record)
+
+
+def _fingerprint(body: bytes, scope: Scope) -> str:
+    """What makes two requests "the same": the body, minus a multipart boundary.
+
+    Multipart clients draw a new random boundary each time they build a request, so a
+    retried upload differs in those bytes only.
+    """
+    content_type = next((v for k, v in scope["headers"] if k.lower() == b"content-type"), b"")
+    if content_type.lower().startswith(b"multipart/"):
+        boundary = next(
+            (
+                p.split(b"=", 1)[1].strip(b'" ')
+                for p in content_type.split(b";")
+                if p.strip().lower().startswith(b"boundary=")
+            ),
+            b"",
+        )
+        if boundary:
+            body = body.replace(boundary, b"")
+    return hashlib.sha256(body).hexdigest()
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
