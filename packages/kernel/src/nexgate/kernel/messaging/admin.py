@@ -49,7 +49,7 @@ async def outbox_lag(sources: Sequence[OutboxSource]) -> list[OutboxLag]:
 
 
 async def dead_letters(rabbitmq_url: str, queues: Sequence[str]) -> list[DeadLetters]:
-    """Depth of each consumer queue's dead-letter queue, with the newest error seen."""
+    """Depth of each consumer queue's dead-letter queue, with the error of the oldest dead letter."""
     found = []
     connection = await aio_pika.connect(rabbitmq_url, timeout=5)
     async with connection:
@@ -74,13 +74,21 @@ async def dead_letters(rabbitmq_url: str, queues: Sequence[str]) -> list[DeadLet
 
 
 async def replay_dead_letters(rabbitmq_url: str, queue: str, limit: int | None = None) -> int:
-    """Move dead letters back to their consumer queue with a fresh attempt count."""
+    """Move dead letters back to their consumer queue with a fresh attempt count.
+
+    At most the queue's depth at the start (or ``limit``): a message that fails again comes
+    back to the dead-letter queue and must not be replayed in a loop. A publish the broker
+    cannot route (the consumer queue is gone) raises before the dead letter is acked.
+    """
     moved = 0
     connection = await aio_pika.connect(rabbitmq_url, timeout=5)
     async with connection:
-        channel = await connection.channel(publisher_confirms=True)
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.declare_queue(queue, passive=True)
         dlq = await channel.declare_queue(Naming.dead_letter_queue(queue), passive=True)
-        while limit is None or moved < limit:
+        depth = dlq.declaration_result.message_count or 0
+        limit = depth if limit is None else min(limit, depth)
+        while moved < limit:
             message = await dlq.get(no_ack=False, fail=False)
             if message is None:
                 break
@@ -96,6 +104,7 @@ async def replay_dead_letters(rabbitmq_url: str, queue: str, limit: int | None =
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
                 routing_key=queue,
+                mandatory=True,
             )
             await message.ack()
             moved += 1

@@ -164,16 +164,21 @@ class OutboxRelay:
 
 
 async def prune_published(sources: Sequence[OutboxSource], older_than: timedelta) -> int:
-    """Delete rows published longer ago than ``older_than``; the number deleted."""
+    """Delete outbox rows published, and inbox rows received, longer ago than ``older_than``.
+
+    A redelivery older than that is not expected: the broker redelivers within minutes and
+    dead letters are replayed by hand. Returns the number of rows deleted.
+    """
     deleted = 0
     for source in sources:
-        outbox = source.tables.outbox
+        outbox, inbox = source.tables.outbox, source.tables.inbox
         async with source.database.sessions() as session, session.begin():
-            result = await session.execute(
+            for stmt in (
                 sa.delete(outbox).where(
                     outbox.c.published_at.is_not(None),
                     outbox.c.published_at < sa.func.now() - older_than,
-                )
-            )
-            deleted += result.rowcount or 0
+                ),
+                sa.delete(inbox).where(inbox.c.received_at < sa.func.now() - older_than),
+            ):
+                deleted += (await session.execute(stmt)).rowcount or 0
     return deleted

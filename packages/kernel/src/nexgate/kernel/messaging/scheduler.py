@@ -30,11 +30,26 @@ class Scheduler:
         self._prefix = key_prefix
 
     async def run_due(self, job: Job) -> bool:
-        """Run ``job`` if no replica ran it this interval; True if this call ran it."""
+        """Run ``job`` if no replica ran it this interval; True if this call ran it.
+
+        A run that outlasts its interval keeps extending the lock, so a slow run (a provider
+        reconciliation during an outage) is never joined by a second replica.
+        """
         key = f"{self._prefix}job:{job.name}"
-        if not await self._redis.set(key, "1", nx=True, px=max(1, int(job.interval_s * 1000))):
+        interval_ms = max(1, int(job.interval_s * 1000))
+        if not await self._redis.set(key, "1", nx=True, px=interval_ms):
             return False
-        await job.run()
+
+        async def hold() -> None:
+            while True:
+                await asyncio.sleep(job.interval_s / 2)
+                await self._redis.pexpire(key, interval_ms)
+
+        holding = asyncio.create_task(hold())
+        try:
+            await job.run()
+        finally:
+            holding.cancel()
         return True
 
     async def _loop(self, job: Job) -> None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 _LOCK_KEY = 0x6E657867  # "nexg": one advisory lock for all migration runs
@@ -62,7 +63,12 @@ async def ensure_database(url: str) -> None:
                 sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
             )
             if not exists:
-                await conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+                try:
+                    await conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+                except (ProgrammingError, IntegrityError) as exc:
+                    # Another process created it between our check and our CREATE.
+                    if "already exists" not in str(exc) and "duplicate key" not in str(exc):
+                        raise
     finally:
         await admin.dispose()
 
@@ -82,6 +88,7 @@ async def upgrade(url: str, script_locations: Iterable[Path], revision: str = "h
                     await conn.run_sync(run)
                     await conn.commit()
             finally:
+                await conn.rollback()  # a failed migration aborted the transaction; keep its error
                 await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
                 await conn.commit()
     finally:
