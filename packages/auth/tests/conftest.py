@@ -101,3 +101,39 @@ class AuthClient:
 @pytest.fixture
 def auth(client, runtime) -> AuthClient:
     return AuthClient(client, runtime)
+
+
+# -- the fake OpenID provider (fake_oidc.py, loaded by path: test directories are not packages) --
+
+
+def _load_fake_oidc() -> Any:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "nexgate_auth_tests_fake_oidc"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("fake_oidc.py"))
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fake_oidc = _load_fake_oidc()
+
+
+@pytest.fixture
+async def google_idp() -> Any:
+    """Google style fake provider (two issuer forms) served on 127.0.0.1 at an ephemeral port."""
+    async with fake_oidc.serve(fake_oidc.FakeOidcProvider("google")) as provider:
+        yield provider
+
+
+@pytest.fixture
+async def apple_idp() -> Any:
+    """Apple style fake provider (SHA-256 nonce, private-relay emails) on an ephemeral port."""
+    async with fake_oidc.serve(fake_oidc.FakeOidcProvider("apple")) as provider:
+        yield provider

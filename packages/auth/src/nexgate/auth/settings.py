@@ -10,7 +10,7 @@ import base64
 import hashlib
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from nexgate.auth.application.services import Limits, Policy
@@ -25,6 +25,29 @@ def _dev_secret(name: str) -> bytes:
 
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID provider (an entry of ``NEXGATE_AUTH_OIDC_PROVIDERS``, keyed by its path name)."""
+
+    #: Every issuer form the provider signs with (Google uses two); ``iss`` must be one of them.
+    issuers: list[str]
+    discovery_url: str
+    #: Android, iOS and web client ids; ``aud`` must be one of them.
+    client_ids: list[str]
+    #: RS256 only: ``none`` and HMAC algorithms are refused.
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    #: The token carries SHA-256(nonce) hex (Apple) rather than the nonce.
+    hashed_nonce: bool = False
+    #: Relay addresses at this domain never match an account by email (Apple).
+    private_relay_domain: str | None = None
+
+    @field_validator("algorithms")
+    @classmethod
+    def _rs256_only(cls, value: list[str]) -> list[str]:
+        if not value or any(alg != "RS256" for alg in value):
+            raise ValueError("only RS256 may be allowed")
+        return value
 
 
 class AuthSettings(NexgateSettings):
@@ -63,6 +86,8 @@ class AuthSettings(NexgateSettings):
     lockout_window_s: int = 900
     lockout_base_s: int = 900
     lockout_max_s: int = 86400
+    #: OpenID providers: JSON ``{"google": {issuers, discovery_url, client_ids, ...}, "apple": ...}``.
+    oidc_providers: dict[str, OidcProviderSettings] = Field(default_factory=dict)
 
     def check_for(self, environment: str) -> None:
         if environment == "production":
