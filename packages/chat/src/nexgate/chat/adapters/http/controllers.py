@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -25,6 +27,7 @@ from nexgate.chat.adapters.http.schemas import (
     UnreadOut,
 )
 from nexgate.chat.adapters.media import UnavailableMediaGateway
+from nexgate.chat.adapters.realtime import RealtimeBus
 from nexgate.chat.adapters.sql.models import tables
 from nexgate.chat.adapters.sql.repository import SqlChatStore, SqlContactPolicy
 from nexgate.chat.application import chat as use_cases
@@ -180,6 +183,7 @@ class ConversationController(Controller):
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
+        chat_realtime: NamedDependency[RealtimeBus],
     ) -> Response[MessageOut]:
         if not 1 <= len(data.client_message_id) <= 64:
             raise ValidationFailed("clientMessageId holds 1 to 64 characters.", code="validation_failed")
@@ -196,8 +200,17 @@ class ConversationController(Controller):
             outbox=SqlOutbox(db_session, tables),
             clock=clock,
         )
+        out = MessageOut.of(sent.message)
+        if not sent.created:
+            return Response(out, status_code=HTTP_200_OK)
+        # Every member's sockets (the sender's other devices too), after the commit: the
+        # SQLAlchemy plugin commits before the response starts; background tasks run after it.
+        members = await SqlChatStore(db_session).members_of(conversation_id)
+        event = {"type": "message.created", "data": msgspec.to_builtins(out)}
         return Response(
-            MessageOut.of(sent.message), status_code=HTTP_201_CREATED if sent.created else HTTP_200_OK
+            out,
+            status_code=HTTP_201_CREATED,
+            background=BackgroundTask(chat_realtime.publish, [m.user_id for m in members], event),
         )
 
     @get("/conversations/{conversation_id:uuid}/messages", summary="Messages by seq (before=, after=)")

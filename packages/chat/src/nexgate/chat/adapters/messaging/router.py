@@ -6,6 +6,7 @@ from faststream.rabbit import RabbitRouter
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nexgate.chat.adapters.realtime import RealtimeBus
 from nexgate.chat.adapters.sql.models import revoked_sessions, tables
 from nexgate.chat.adapters.sql.repository import SqlContactPolicy
 from nexgate.contracts.auth import SessionRevoked
@@ -17,6 +18,7 @@ from nexgate.kernel.runtime import Runtime
 def build_router(runtime: Runtime) -> RabbitRouter:
     router = RabbitRouter()
     wiring = runtime.consumer_wiring("chat", tables)
+    bus = RealtimeBus(runtime.redis, runtime.settings.redis_prefix)
 
     @consumer(router, wiring)
     async def on_block_created(message: BlockCreated, session: AsyncSession) -> None:
@@ -28,7 +30,7 @@ def build_router(runtime: Runtime) -> RabbitRouter:
 
     @consumer(router, wiring)
     async def on_session_revoked(message: SessionRevoked, session: AsyncSession) -> None:
-        """Recorded for the WebSocket layer (not built yet), which closes the session's sockets."""
+        """Records the revoked session and closes its sockets on every replica (code 4401)."""
         await session.execute(
             insert(revoked_sessions)
             .values(
@@ -39,5 +41,6 @@ def build_router(runtime: Runtime) -> RabbitRouter:
             )
             .on_conflict_do_nothing()
         )
+        await bus.session_revoked(message.user_id, message.session_id)
 
     return router
