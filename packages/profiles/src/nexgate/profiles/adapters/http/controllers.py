@@ -64,6 +64,27 @@ async def _page(
     return Page(items=[ListedUserOut.of(i) for i in page.items], next_cursor=page.next_cursor)
 
 
+async def _follow_page(
+    kind: str,
+    owner: uuid.UUID,
+    principal: Principal,
+    db_session: AsyncSession,
+    cursors: CursorCodec,
+    cursor: str | None,
+    limit: int | None,
+) -> Page[ListedUserOut]:
+    """One page of ``owner``'s followers or following, as ``principal`` may see it."""
+    store = SqlProfileStore(db_session)
+    return await _page(
+        cursors,
+        cursor,
+        limit,
+        lambda after, size: relations.follow_list(
+            viewer=principal.user_id, owner=owner, kind=kind, after=after, limit=size, store=store
+        ),
+    )
+
+
 class MeController(Controller):
     path = "/api/v1/profiles/me"
     tags = ["profiles"]
@@ -367,20 +388,7 @@ class ProfileController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int | None] = None,
     ) -> Page[ListedUserOut]:
-        store = SqlProfileStore(db_session)
-        return await _page(
-            cursors,
-            cursor,
-            limit,
-            lambda after, size: relations.follow_list(
-                viewer=principal.user_id,
-                owner=user_id,
-                kind="followers",
-                after=after,
-                limit=size,
-                store=store,
-            ),
-        )
+        return await _follow_page("followers", user_id, principal, db_session, cursors, cursor, limit)
 
     @get("/{user_id:uuid}/following", summary="Who this user follows, newest first")
     async def following(
@@ -392,20 +400,7 @@ class ProfileController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int | None] = None,
     ) -> Page[ListedUserOut]:
-        store = SqlProfileStore(db_session)
-        return await _page(
-            cursors,
-            cursor,
-            limit,
-            lambda after, size: relations.follow_list(
-                viewer=principal.user_id,
-                owner=user_id,
-                kind="following",
-                after=after,
-                limit=size,
-                store=store,
-            ),
-        )
+        return await _follow_page("following", user_id, principal, db_session, cursors, cursor, limit)
 
     @post("/{user_id:uuid}/block", status_code=204, summary="Block a user")
     async def block(
