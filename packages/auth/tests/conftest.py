@@ -137,3 +137,41 @@ async def apple_idp() -> Any:
     """Apple style fake provider (SHA-256 nonce, private-relay emails) on an ephemeral port."""
     async with fake_oidc.serve(fake_oidc.FakeOidcProvider("apple")) as provider:
         yield provider
+
+
+@pytest.fixture
+async def oidc_auth(settings, contexts, runtime, google_idp, apple_idp, monkeypatch, tmp_path) -> Any:
+    """``auth`` on an app configured with both fake providers (Google style and Apple style)."""
+    import json
+
+    from litestar.testing import AsyncTestClient
+
+    from nexgate.api.asgi import create_app
+
+    key_file = tmp_path / "apple-client-secret.p8"
+    key_file.write_bytes(apple_idp.secret_key.as_pem(private=True))
+    providers = {
+        "google": {
+            "issuers": list(google_idp.issuers),
+            "discovery_url": google_idp.discovery_url,
+            "client_ids": list(google_idp.client_ids),
+            "client_secret": google_idp.client_secret,
+        },
+        "apple": {
+            "issuers": list(apple_idp.issuers),
+            "discovery_url": apple_idp.discovery_url,
+            "client_ids": list(apple_idp.client_ids),
+            "hashed_nonce": True,
+            "private_relay_domain": fake_oidc.APPLE_RELAY_DOMAIN,
+            "client_secret_jwt": {
+                "team_id": apple_idp.team_id,
+                "key_id": apple_idp.secret_key_id,
+                "private_key_file": str(key_file),
+                "audience": apple_idp.issuers[0],
+            },
+        },
+    }
+    monkeypatch.setenv("NEXGATE_AUTH_OIDC_PROVIDERS", json.dumps(providers))
+    app = create_app(settings, contexts=list(contexts.values()))
+    async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
+        yield AuthClient(test_client, runtime)

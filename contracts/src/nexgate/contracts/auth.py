@@ -144,6 +144,14 @@ class IdentifierChanged(Contract, tag="auth.identifier_changed.v1", kw_only=True
     previous_value: str | None = None
 
 
+class IdentifierVerified(Contract, tag="auth.identifier_verified.v1", kw_only=True):
+    """An email or phone the account already had is now verified (profiles updates trust)."""
+
+    user_id: uuid.UUID
+    kind: str
+    verified_at: datetime
+
+
 class UserDeleted(Contract, tag="auth.user_deleted.v1", kw_only=True):
     """The deletion grace ended: the account is erased (its id stays as a tombstone).
 

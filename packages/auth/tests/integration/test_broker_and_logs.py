@@ -6,14 +6,21 @@ import asyncio
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import aio_pika
 import msgspec
 import pytest
+import sqlalchemy as sa
+from faststream.rabbit import RabbitRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from nexgate.auth.adapters.sql.models import tables
 from nexgate.auth.bootstrap import context as auth_context
 from nexgate.contracts.auth import OtpRequested, SessionRevoked, UserRegistered
+from nexgate.kernel.messaging.consumer import consumer
+from nexgate.kernel.messaging.relay import OutboxRelay, broker_publisher
 from nexgate.worker.app import Worker, build_worker
 
 
@@ -104,6 +111,72 @@ async def test_otp_published_encrypted_and_absent_from_db_outbox_logs(
         )
 
 
+async def test_user_registered_reaches_real_consumer_once_after_relay_restart(
+    auth, runtime, settings
+) -> None:
+    """The relay dies after publishing and before marking; its restart publishes again; one effect."""
+    # A real consumer as profiles will have one: durable queue, inbox claim, retries (kernel `consumer`).
+    effects: list[uuid.UUID] = []
+    router = RabbitRouter()
+
+    @consumer(router, runtime.consumer_wiring("auth", tables), name="test_build_profile")
+    async def build_profile(message: UserRegistered, session: AsyncSession) -> None:
+        effects.append(message.user_id)
+
+    worker = build_worker(settings, runtime=runtime, contexts=[auth_context])
+    worker.broker.include_router(router)
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        wire = await bound_queue(channel, runtime, UserRegistered.tag())  # counts copies on the wire
+        signed = await auth.signed_up(email="relay-restart@example.com")
+        user_id = uuid.UUID(signed["account"]["id"])
+        await worker.broker.start()  # consumers only: this test drives the relay by hand
+
+        marks = 0
+
+        async def die_on_second_mark() -> None:
+            nonlocal marks
+            marks += 1
+            if marks == 2:
+                raise RuntimeError("relay process killed after publishing, before marking")
+
+        # One row per batch: the OTP row goes out and is marked; user_registered goes out, then the crash.
+        publish = broker_publisher(worker.broker, runtime.naming)
+        crashing = OutboxRelay(worker.outbox_sources, publish, batch_size=1, before_mark=die_on_second_mark)
+        with pytest.raises(RuntimeError, match="killed"):
+            await crashing.drain()
+        async with runtime.database().sessions() as session:
+            pending = (
+                (
+                    await session.execute(
+                        sa.select(tables.outbox.c.tag).where(tables.outbox.c.published_at.is_(None))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert pending == [UserRegistered.tag()]
+
+        restarted = OutboxRelay(worker.outbox_sources, publish)
+        assert await restarted.drain() == 1
+
+        copies = [await next_message(wire), await next_message(wire)]
+        assert {m.message_id for m in copies} == {copies[0].message_id}  # the same message, twice
+        deadline = time.monotonic() + 15
+        while not effects:
+            assert time.monotonic() < deadline, "the consumer never ran"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the second copy must arrive and be skipped
+        async with runtime.database().sessions() as session:
+            claimed = await session.scalar(sa.select(sa.func.count()).select_from(tables.inbox))
+        assert effects == [user_id]
+        assert claimed == 1
+    finally:
+        await connection.close()
+        await worker.stop()
+
+
 class Capture(logging.Handler):
     def __init__(self, formatter: logging.Formatter | None) -> None:
         super().__init__(logging.DEBUG)
@@ -115,7 +188,8 @@ class Capture(logging.Handler):
         self.lines.append(f"{rendered} {record.__dict__!r}")
 
 
-async def test_no_password_code_token_or_phone_in_logs(auth) -> None:
+async def test_no_password_code_token_or_phone_in_logs(oidc_auth, google_idp) -> None:
+    auth = oidc_auth
     root = logging.getLogger()
     capture = Capture(root.handlers[0].formatter if root.handlers else None)
     level = root.level
@@ -152,7 +226,53 @@ async def test_no_password_code_token_or_phone_in_logs(auth) -> None:
             json={"code": reset_code, "newPassword": new_password},
         )
         assert done.status_code == 204
+        # Reauthentication by code, and OpenID sign-ins: ID tokens, nonces, codes, link tokens.
+        fresh = (await auth.login("+255765432198", new_password, dev)).json()
+        me = {"Authorization": f"Bearer {fresh['accessToken']}"}
+        sent = await auth.client.post(f"{auth.base}/me/reauthenticate/challenges", json={}, headers=me)
+        reauth_code = await auth.code_for(sent.json()["challengeId"])
+        reauthed = await auth.client.post(
+            f"{auth.base}/me/reauthenticate",
+            json={"challengeId": sent.json()["challengeId"], "code": reauth_code},
+            headers=me,
+        )
+        assert reauthed.status_code == 204
+        nonce = (await auth.client.post(f"{auth.base}/oauth/google/nonces")).json()["nonce"]
+        id_token = google_idp.mint(nonce=nonce, email="logged-never@gmail.example")
+        oidc = await auth.client.post(
+            f"{auth.base}/oauth/google/sign-in", json={"nonce": nonce, "idToken": id_token, "device": dev}
+        )
+        assert oidc.status_code == 201, oidc.text
+        verifier = "v" * 43 + uuid.uuid4().hex
+        code_nonce = (await auth.client.post(f"{auth.base}/oauth/google/nonces")).json()["nonce"]
+        auth_code = google_idp.authorize(
+            redirect_uri="https://app.example/cb",
+            code_challenge=google_idp.s256(verifier),
+            nonce=code_nonce,
+            email="logged-never@gmail.example",
+        )
+        linking = await auth.client.post(
+            f"{auth.base}/oauth/google/sign-in",
+            json={
+                "nonce": code_nonce,
+                "code": auth_code,
+                "codeVerifier": verifier,
+                "redirectUri": "https://app.example/cb",
+                "device": dev,
+            },
+        )
+        assert linking.json()["code"] == "account_link_required", linking.text
         secrets += [
+            reauth_code,
+            nonce,
+            id_token,
+            oidc.json()["accessToken"],
+            oidc.json()["refreshToken"],
+            code_nonce,
+            auth_code,
+            verifier,
+            linking.json()["extra"]["linkToken"],
+            "logged-never@gmail.example",
             code,
             wrong,
             reset_code,

@@ -101,3 +101,92 @@ async def test_other_users_identifier_challenges_are_404(auth) -> None:
     problem(stolen, 404, "challenge_not_found")
     me = (await auth.client.get(f"{auth.base}/me", headers=auth.bearer(bob))).json()
     assert me["email"] == "bob@example.com"
+
+
+async def test_existing_identifier_verified_by_code(auth) -> None:
+    import sqlalchemy as sa
+
+    from nexgate.auth.adapters.sql.models import accounts
+    from nexgate.contracts.auth import IdentifierVerified
+
+    signed = await auth.signed_up(email="verify-me@example.com")
+    me = auth.bearer(signed)
+    url = f"{auth.base}/me/verifications"
+    problem(
+        await auth.client.post(url, json={"channel": "email"}, headers=me), 409, "identifier_already_verified"
+    )
+    problem(await auth.client.post(url, json={"channel": "phone"}, headers=me), 409, "identifier_missing")
+    # An address held but not verified (say, a provider's unverified email from an older import).
+    async with auth.runtime.database().sessions() as session, session.begin():
+        await session.execute(sa.update(accounts).values(email_verified=False))
+    started = await auth.client.post(url, json={"channel": "email"}, headers=me)
+    assert started.status_code == 202, started.text
+    challenge_id = started.json()["challengeId"]
+    [otp] = [m for m in await auth.outbox(OtpRequested.tag()) if str(m.challenge_id) == challenge_id]
+    assert (otp.purpose, otp.destination) == ("verify_email", "verify-me@example.com")
+    code = await auth.code_for(challenge_id)
+    # The challenge answers only at its own purpose's endpoint.
+    problem(
+        await auth.client.post(
+            f"{auth.base}/me/email/{challenge_id}/verify", json={"code": code}, headers=me
+        ),
+        404,
+        "challenge_not_found",
+    )
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    problem(
+        await auth.client.post(f"{url}/{challenge_id}/verify", json={"code": wrong}, headers=me),
+        422,
+        "invalid_code",
+    )
+    done = await auth.client.post(f"{url}/{challenge_id}/verify", json={"code": code}, headers=me)
+    assert done.status_code == 200, done.text
+    assert done.json()["emailVerified"] is True
+    [verified] = await auth.outbox(IdentifierVerified.tag())
+    assert (str(verified.user_id), verified.kind) == (signed["account"]["id"], "email")
+    problem(
+        await auth.client.post(f"{url}/{challenge_id}/verify", json={"code": code}, headers=me),
+        410,
+        "challenge_expired",
+    )
+
+
+async def test_reauthentication_by_code(auth) -> None:
+    signed = await auth.signed_up(phone="0713 222 333")
+    me = auth.bearer(signed)
+    url = f"{auth.base}/me/reauthenticate"
+    problem(
+        await auth.client.post(f"{auth.base}/me/deactivate", headers=me), 403, "reauthentication_required"
+    )
+    problem(
+        await auth.client.post(f"{url}/challenges", json={"channel": "email"}, headers=me),
+        409,
+        "no_verified_identifier",
+    )
+    sent = await auth.client.post(f"{url}/challenges", json={}, headers=me)
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["channel"] == "phone"
+    challenge_id = sent.json()["challengeId"]
+    code = await auth.code_for(challenge_id)
+    # Both forms at once, or half of the code form, are refused.
+    for body in ({"password": auth.password, "challengeId": challenge_id, "code": code}, {"code": code}, {}):
+        assert (await auth.client.post(url, json=body, headers=me)).status_code == 422
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    body = problem(
+        await auth.client.post(url, json={"challengeId": challenge_id, "code": wrong}, headers=me),
+        422,
+        "invalid_code",
+    )
+    assert body["extra"]["attemptsRemaining"] == 4
+    problem(
+        await auth.client.post(f"{auth.base}/me/deactivate", headers=me), 403, "reauthentication_required"
+    )
+    ok = await auth.client.post(url, json={"challengeId": challenge_id, "code": code}, headers=me)
+    assert ok.status_code == 204, ok.text
+    # Single use; and now the sensitive action goes through.
+    problem(
+        await auth.client.post(url, json={"challengeId": challenge_id, "code": code}, headers=me),
+        410,
+        "challenge_expired",
+    )
+    assert (await auth.client.post(f"{auth.base}/me/deactivate", headers=me)).status_code == 204

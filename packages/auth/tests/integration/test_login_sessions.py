@@ -286,21 +286,87 @@ async def test_sessions_list_pages_flags_current_rename_delete(auth) -> None:
     assert len(remaining) == 3
 
 
-async def test_other_users_session_ids_are_404(auth) -> None:
+async def test_other_users_session_and_identity_ids_are_404(oidc_auth, google_idp) -> None:
+    auth = oidc_auth
     alice = await auth.signed_up(email="alice@example.com")
     bob = await auth.signed_up(email="bob@example.com")
     alice_session = alice["session"]["id"]
-    for response in (
-        await auth.client.patch(
-            f"{auth.base}/sessions/{alice_session}", json={"name": "mine now"}, headers=auth.bearer(bob)
+    for headers in (auth.bearer(alice), auth.bearer(bob)):
+        done = await auth.client.post(
+            f"{auth.base}/me/reauthenticate", json={"password": auth.password}, headers=headers
+        )
+        assert done.status_code == 204
+    # Alice links a Google identity; her reauthentication code challenge is open.
+    nonce = (await auth.client.post(f"{auth.base}/oauth/google/nonces")).json()["nonce"]
+    linked = await auth.client.post(
+        f"{auth.base}/me/identities",
+        json={"provider": "google", "nonce": nonce, "idToken": google_idp.mint(nonce=nonce)},
+        headers=auth.bearer(alice),
+    )
+    assert linked.status_code == 201, linked.text
+    alice_identity = linked.json()["id"]
+    reauth = await auth.client.post(
+        f"{auth.base}/me/reauthenticate/challenges", json={}, headers=auth.bearer(alice)
+    )
+    alice_challenge = reauth.json()["challengeId"]
+    alice_code = await auth.code_for(alice_challenge)
+
+    as_bob = auth.bearer(bob)
+    for response, code in (
+        (
+            await auth.client.patch(
+                f"{auth.base}/sessions/{alice_session}", json={"name": "mine now"}, headers=as_bob
+            ),
+            "session_not_found",
         ),
-        await auth.client.delete(f"{auth.base}/sessions/{alice_session}", headers=auth.bearer(bob)),
-        await auth.client.delete(f"{auth.base}/sessions/{uuid.uuid4()}", headers=auth.bearer(bob)),
+        (
+            await auth.client.delete(f"{auth.base}/sessions/{alice_session}", headers=as_bob),
+            "session_not_found",
+        ),
+        (
+            await auth.client.delete(f"{auth.base}/sessions/{uuid.uuid4()}", headers=as_bob),
+            "session_not_found",
+        ),
+        (
+            await auth.client.delete(f"{auth.base}/me/identities/{alice_identity}", headers=as_bob),
+            "identity_not_found",
+        ),
+        (
+            await auth.client.delete(f"{auth.base}/me/identities/{uuid.uuid4()}", headers=as_bob),
+            "identity_not_found",
+        ),
+        (
+            await auth.client.post(
+                f"{auth.base}/me/reauthenticate",
+                json={"challengeId": alice_challenge, "code": alice_code},
+                headers=as_bob,
+            ),
+            "challenge_not_found",
+        ),
+        (
+            await auth.client.post(
+                f"{auth.base}/me/verifications/{alice_challenge}/verify",
+                json={"code": alice_code},
+                headers=as_bob,
+            ),
+            "challenge_not_found",
+        ),
     ):
-        problem(response, 404, "session_not_found")
-    assert (await auth.client.get(f"{auth.base}/me", headers=auth.bearer(alice))).status_code == 200
-    bob_sessions = (await auth.client.get(f"{auth.base}/sessions", headers=auth.bearer(bob))).json()["items"]
+        problem(response, 404, code)
+    # Nothing of Alice's changed.
+    assert (await auth.client.get(f"{auth.base}/me", headers=auth.bearer(alice))).json()["identities"][0][
+        "id"
+    ] == alice_identity
+    alice_sessions = (await auth.client.get(f"{auth.base}/sessions", headers=auth.bearer(alice))).json()
+    assert [s["name"] for s in alice_sessions["items"]] == [None]
+    bob_sessions = (await auth.client.get(f"{auth.base}/sessions", headers=as_bob)).json()["items"]
     assert [s["id"] for s in bob_sessions] == [bob["session"]["id"]]
+    own = await auth.client.post(
+        f"{auth.base}/me/reauthenticate",
+        json={"challengeId": alice_challenge, "code": alice_code},
+        headers=auth.bearer(alice),
+    )
+    assert own.status_code == 204, own.text
 
 
 async def test_session_cap_and_stored_device_hash(auth, runtime) -> None:

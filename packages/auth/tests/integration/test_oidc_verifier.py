@@ -1,6 +1,6 @@
 """ID-token verification against the fake Google and Apple style providers over real HTTP.
 
-These exercise ``nexgate.auth.adapters.oidc`` directly; the sign-in routes are not built yet.
+These exercise ``nexgate.auth.adapters.oidc`` directly; test_oidc_sign_in.py goes through the routes.
 """
 
 from __future__ import annotations
@@ -156,6 +156,33 @@ async def test_provider_key_rotation_followed(google_idp, http) -> None:
     clock.now += 61
     assert await _refused(verifier, "google", ghost, "n") == "unknown_key"
     assert google_idp.requests.count("/jwks") == 3
+
+
+async def test_jwks_cached_per_cache_control_and_shared_through_redis(google_idp, http, runtime) -> None:
+    google_idp.jwks_max_age = 120
+    clock = Monotonic()
+    prefix = runtime.settings.redis_prefix
+    first = IdTokenVerifier(
+        {"google": _config(google_idp)}, http, monotonic=clock, redis=runtime.redis, redis_prefix=prefix
+    )
+    await first.verify("google", google_idp.mint(nonce="n"), "n")
+    assert google_idp.requests.count("/jwks") == 1
+    ttl = await runtime.redis.ttl(f"{prefix}auth:oidc-jwks:google")
+    assert 110 <= ttl <= 120
+    # Another process finds the keys in Redis: no fetch.
+    second = IdTokenVerifier(
+        {"google": _config(google_idp)}, http, monotonic=clock, redis=runtime.redis, redis_prefix=prefix
+    )
+    await second.verify("google", google_idp.mint(nonce="n"), "n")
+    assert google_idp.requests.count("/jwks") == 1
+    # Within max-age the cache holds; past it (and gone from Redis) the keys are fetched again.
+    clock.now += 100
+    await first.verify("google", google_idp.mint(nonce="n"), "n")
+    assert google_idp.requests.count("/jwks") == 1
+    clock.now += 30
+    await runtime.redis.delete(f"{prefix}auth:oidc-jwks:google")
+    await first.verify("google", google_idp.mint(nonce="n"), "n")
+    assert google_idp.requests.count("/jwks") == 2
 
 
 async def test_provider_down_is_unavailable_never_unverified(google_idp, http) -> None:

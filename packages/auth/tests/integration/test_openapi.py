@@ -27,6 +27,15 @@ OPERATIONS = {
     ("put", "/api/v1/auth/admin/accounts/{account_id}/roles"),
     ("post", "/api/v1/auth/admin/accounts/{account_id}/suspend"),
     ("post", "/api/v1/auth/admin/accounts/{account_id}/unsuspend"),
+    ("post", "/api/v1/auth/me/reauthenticate/challenges"),
+    ("post", "/api/v1/auth/me/verifications"),
+    ("post", "/api/v1/auth/me/verifications/{challenge_id}/verify"),
+    ("post", "/api/v1/auth/oauth/{provider}/nonces"),
+    ("post", "/api/v1/auth/oauth/{provider}/sign-in"),
+    ("get", "/api/v1/auth/me/identities"),
+    ("post", "/api/v1/auth/me/identities"),
+    ("post", "/api/v1/auth/me/identities/link"),
+    ("delete", "/api/v1/auth/me/identities/{identity_id}"),
     ("get", "/.well-known/jwks.json"),
 }
 

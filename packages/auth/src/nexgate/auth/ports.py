@@ -10,6 +10,7 @@ from typing import Protocol
 
 from nexgate.auth.domain.accounts import Account, AccountStatus, Channel
 from nexgate.auth.domain.challenges import Challenge, Purpose
+from nexgate.auth.domain.identities import Identity, PendingLink, ProviderIdentity
 from nexgate.auth.domain.sessions import RefreshToken, Session
 from nexgate.kernel.ports import MessageOutbox
 
@@ -52,6 +53,10 @@ class AccountRepository(Protocol):
         """Replace the email or phone (verified); False when another live account holds it."""
         ...
 
+    async def mark_verified(self, account_id: uuid.UUID, channel: Channel, value: str) -> bool:
+        """Mark the identifier verified if the account still holds ``value``; False otherwise."""
+        ...
+
     async def due_for_deletion(self, now: datetime, limit: int) -> list[uuid.UUID]:
         """Accounts whose deletion grace has ended, locked (others skip them)."""
         ...
@@ -62,6 +67,10 @@ class AccountRepository(Protocol):
 
     async def due_for_unsuspension(self, now: datetime, limit: int) -> list[uuid.UUID]:
         """Suspended accounts whose ``until`` has passed, locked (others skip them)."""
+        ...
+
+    async def remove_pending(self, account_id: uuid.UUID) -> None:
+        """Remove one account that was never verified (its identifier goes to a verified owner)."""
         ...
 
     async def delete_stale_pending(self, created_before: datetime) -> int:
@@ -136,6 +145,24 @@ class RefreshTokenRepository(Protocol):
         ...
 
 
+class IdentityRepository(Protocol):
+    async def add(self, identity: Identity) -> bool:
+        """Link; False when this provider subject is already linked (to any account)."""
+        ...
+
+    async def by_subject(self, provider: str, subject: str) -> Identity | None: ...
+
+    async def get(self, identity_id: uuid.UUID) -> Identity | None: ...
+
+    async def for_account(self, account_id: uuid.UUID) -> list[Identity]:
+        """The account's identities, oldest first."""
+        ...
+
+    async def touch(self, identity_id: uuid.UUID, now: datetime) -> None: ...
+
+    async def remove(self, identity_id: uuid.UUID) -> None: ...
+
+
 class AuditLog(Protocol):
     async def record(
         self,
@@ -155,6 +182,7 @@ class AuthTx(Protocol):
     challenges: ChallengeRepository
     sessions: SessionRepository
     refresh_tokens: RefreshTokenRepository
+    identities: IdentityRepository
     audit: AuditLog
     outbox: MessageOutbox
 
@@ -237,6 +265,40 @@ class RecentAuthentication(Protocol):
     async def is_recent(self, session_id: uuid.UUID) -> bool: ...
 
 
+class IdentityProviders(Protocol):
+    """The configured OpenID providers: server nonces, ID-token checks and the PKCE code exchange."""
+
+    def knows(self, provider: str) -> bool: ...
+
+    async def issue_nonce(self, provider: str) -> str:
+        """A single-use nonce for ``provider`` (10 minutes)."""
+        ...
+
+    async def consume_nonce(self, provider: str, nonce: str) -> bool:
+        """True once for a nonce this server issued for ``provider`` and nobody used yet."""
+        ...
+
+    async def verify(self, provider: str, id_token: str, nonce: str) -> ProviderIdentity:
+        """Raises ``InvalidIdToken`` or ``IdentityProviderUnavailable``."""
+        ...
+
+    async def exchange_code(self, provider: str, code: str, code_verifier: str, redirect_uri: str) -> str:
+        """The ID token the provider's token endpoint returns for an authorization code (PKCE)."""
+        ...
+
+
+class LinkTokens(Protocol):
+    async def issue(self, link: PendingLink) -> str:
+        """An opaque single-use token (10 minutes) standing for ``link``."""
+        ...
+
+    async def peek(self, token: str) -> PendingLink | None: ...
+
+    async def take(self, token: str) -> bool:
+        """Use the token up; True for the one caller that did."""
+        ...
+
+
 class Limiter(Protocol):
     async def hit(self, bucket: str, identity: str, *, limit: int, window_s: float) -> None: ...
 
@@ -249,7 +311,10 @@ __all__ = [
     "ChallengeRepository",
     "CodeCipher",
     "CodeHasher",
+    "IdentityProviders",
+    "IdentityRepository",
     "Limiter",
+    "LinkTokens",
     "Lockout",
     "MessageOutbox",
     "PasswordHasher",

@@ -27,6 +27,16 @@ def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class ClientSecretJwtSettings(BaseModel):
+    """Apple's client secret is an ES256 JWT signed with a key from the developer account."""
+
+    team_id: str
+    key_id: str
+    #: PEM file of the P-256 private key (``AuthKey_<key id>.p8``).
+    private_key_file: Path
+    audience: str = "https://appleid.apple.com"
+
+
 class OidcProviderSettings(BaseModel):
     """One OpenID provider (an entry of ``NEXGATE_AUTH_OIDC_PROVIDERS``, keyed by its path name)."""
 
@@ -41,6 +51,12 @@ class OidcProviderSettings(BaseModel):
     hashed_nonce: bool = False
     #: Relay addresses at this domain never match an account by email (Apple).
     private_relay_domain: str | None = None
+    #: The client id the code + PKCE path exchanges for (the web client); default the last one.
+    code_client_id: str | None = None
+    #: Static client secret of the code exchange (Google style).
+    client_secret: str | None = None
+    #: Apple style: the exchange's client secret is an ES256 JWT minted with this key.
+    client_secret_jwt: ClientSecretJwtSettings | None = None
 
     @field_validator("algorithms")
     @classmethod

@@ -1,12 +1,11 @@
-"""OpenID Connect ID-token verification (Google and Apple style) and single-use nonces.
-
-Not wired to HTTP yet (see the README): ``IdTokenVerifier`` and ``RedisOidcNonces`` are the
-building blocks of ``POST /oauth/{provider}/nonces`` and ``POST /oauth/{provider}/sign-in``.
+"""OpenID Connect (Google and Apple style): ID-token verification, single-use nonces, the PKCE
+code exchange, and ``OidcGateway``, the `IdentityProviders` port the sign-in routes use.
 
 - Only the algorithms a provider allows (RS256; ``none`` and HMAC are refused by the settings)
   are accepted, and the header is checked before any key is looked at.
-- The JWKS (found through discovery) is cached; an unknown ``kid`` refetches it at most once per
-  ``refetch_interval_s``. A provider that cannot be reached raises ``IdentityProviderUnavailable``:
+- The JWKS (found through discovery) is cached in process and in Redis for the provider's
+  ``Cache-Control: max-age`` (clamped to 1 min .. 1 day); an unknown ``kid`` refetches it at most
+  once per ``refetch_interval_s``. A provider that cannot be reached raises ``IdentityProviderUnavailable``:
   a token is never accepted unverified.
 - Claims: ``iss`` exactly one of the provider's issuers, ``aud`` among its client ids, ``azp``
   (if present) among them too, ``exp`` in the future, ``iat`` not older than ``max_age_s`` (nor in
@@ -22,8 +21,10 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,24 +32,40 @@ from typing import Any
 import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 from redis.asyncio import Redis
 
+from nexgate.auth.domain.identities import (
+    IdentityProviderUnavailable,
+    InvalidIdToken,
+    PendingLink,
+    ProviderIdentity,
+)
 from nexgate.auth.settings import OidcProviderSettings
 
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
 
 
-class InvalidIdToken(Exception):
-    """401 ``invalid_id_token``; ``reason`` says which check failed."""
+@dataclass(frozen=True, slots=True)
+class ClientSecretJwt:
+    """Apple's client secret: an ES256 JWT (``iss`` team id, ``sub`` client id, ``kid`` key id)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    team_id: str
+    key_id: str
+    private_key_pem: str
+    audience: str = "https://appleid.apple.com"
+    lifetime_s: int = 300
 
-
-class IdentityProviderUnavailable(Exception):
-    """503 ``identity_provider_unavailable``: discovery or JWKS could not be fetched."""
+    def mint(self, client_id: str, now: float) -> str:
+        key = ECKey.import_key(self.private_key_pem)
+        claims = {
+            "iss": self.team_id,
+            "sub": client_id,
+            "aud": self.audience,
+            "iat": int(now),
+            "exp": int(now) + self.lifetime_s,
+        }
+        return jwt.encode({"alg": "ES256", "kid": self.key_id}, claims, key, algorithms=["ES256"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +79,16 @@ class OidcProvider:
     hashed_nonce: bool = False
     #: Emails at this domain are relays and never match an account by email (Apple).
     private_relay_domain: str | None = None
+    #: The client the code path exchanges codes for (the web client); default the last client id.
+    code_client_id: str | None = None
+    #: A static client secret (Google style).
+    client_secret: str | None = None
+    #: Apple style: the client secret is an ES256 JWT signed with this key for each exchange.
+    secret_jwt: ClientSecretJwt | None = None
+
+    @property
+    def exchange_client_id(self) -> str:
+        return self.code_client_id or self.client_ids[-1]
 
     def __post_init__(self) -> None:
         if not self.algorithms or not set(self.algorithms) <= ALLOWED_ALGORITHMS:
@@ -80,6 +107,18 @@ def providers_from(settings: dict[str, OidcProviderSettings]) -> dict[str, OidcP
             algorithms=tuple(entry.algorithms),
             hashed_nonce=entry.hashed_nonce,
             private_relay_domain=entry.private_relay_domain,
+            code_client_id=entry.code_client_id,
+            client_secret=entry.client_secret,
+            secret_jwt=(
+                ClientSecretJwt(
+                    team_id=entry.client_secret_jwt.team_id,
+                    key_id=entry.client_secret_jwt.key_id,
+                    private_key_pem=entry.client_secret_jwt.private_key_file.read_text(encoding="utf-8"),
+                    audience=entry.client_secret_jwt.audience,
+                )
+                if entry.client_secret_jwt
+                else None
+            ),
         )
         for name, entry in settings.items()
     }
@@ -98,7 +137,20 @@ class VerifiedIdToken:
 @dataclass(slots=True)
 class _CachedKeys:
     keys: KeySet | None = None
+    #: When this process last fetched from the provider (rate-limits the unknown-kid refetch).
     fetched_at: float = field(default=float("-inf"))
+    #: When the cached keys go stale (the provider's ``Cache-Control: max-age``).
+    expires_at: float = field(default=float("-inf"))
+
+
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+def _max_age(cache_control: str | None, default_s: int) -> int:
+    """The JWKS lifetime the provider asks for, clamped to [60 s, 1 day]."""
+    found = _MAX_AGE.search(cache_control or "")
+    seconds = int(found.group(1)) if found else default_s
+    return max(60, min(seconds, 86400))
 
 
 def _b64json(segment: str) -> dict[str, Any]:
@@ -122,7 +174,13 @@ class IdTokenVerifier:
         refetch_interval_s: float = 60.0,
         max_age_s: int = 600,
         leeway_s: int = 60,
+        redis: Redis | None = None,
+        redis_prefix: str = "",
+        default_jwks_max_age_s: int = 3600,
     ) -> None:
+        self._redis = redis
+        self._redis_prefix = f"{redis_prefix}auth:oidc-jwks:"
+        self._default_jwks_max_age_s = default_jwks_max_age_s
         self._providers = providers
         self._http = http
         self._clock = clock
@@ -131,26 +189,56 @@ class IdTokenVerifier:
         self._max_age_s = max_age_s
         self._leeway_s = leeway_s
         self._cache: dict[str, _CachedKeys] = {name: _CachedKeys() for name in providers}
+        self._discovery: dict[str, dict[str, Any]] = {}
 
     def provider(self, name: str) -> OidcProvider | None:
         return self._providers.get(name)
 
+    async def _discover(self, provider: OidcProvider, *, fresh: bool = False) -> dict[str, Any]:
+        if fresh or provider.name not in self._discovery:
+            response = await self._http.get(provider.discovery_url)
+            response.raise_for_status()
+            document = response.json()
+            if not isinstance(document, dict):
+                raise ValueError("discovery is not an object")
+            self._discovery[provider.name] = document
+        return self._discovery[provider.name]
+
     async def _fetch(self, provider: OidcProvider) -> KeySet:
+        """From the provider; shared through Redis (when given) for as long as it says."""
         try:
-            discovery = await self._http.get(provider.discovery_url)
-            discovery.raise_for_status()
-            jwks = await self._http.get(discovery.json()["jwks_uri"])
+            discovery = await self._discover(provider, fresh=True)
+            jwks = await self._http.get(discovery["jwks_uri"])
             jwks.raise_for_status()
-            keys = KeySet.import_key_set(jwks.json())
+            document = jwks.json()
+            keys = KeySet.import_key_set(document)
         except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError) as exc:
             raise IdentityProviderUnavailable(provider.name) from exc
+        max_age = _max_age(jwks.headers.get("cache-control"), self._default_jwks_max_age_s)
+        now = self._monotonic()
         cached = self._cache[provider.name]
-        cached.keys, cached.fetched_at = keys, self._monotonic()
+        cached.keys, cached.fetched_at, cached.expires_at = keys, now, now + max_age
+        if self._redis is not None:
+            await self._redis.set(self._redis_prefix + provider.name, json.dumps(document), ex=max_age)
         return keys
+
+    async def _load(self, provider: OidcProvider) -> KeySet:
+        """Fresh keys: this process's cache, else the one other processes put in Redis, else fetch."""
+        cached = self._cache[provider.name]
+        if cached.keys is not None and self._monotonic() < cached.expires_at:
+            return cached.keys
+        if self._redis is not None:
+            key = self._redis_prefix + provider.name
+            raw, ttl = await self._redis.get(key), await self._redis.ttl(key)
+            if raw is not None and ttl > 0:
+                keys = KeySet.import_key_set(json.loads(raw))
+                cached.keys, cached.expires_at = keys, self._monotonic() + ttl
+                return keys
+        return await self._fetch(provider)
 
     async def _keys_for(self, provider: OidcProvider, kid: str) -> KeySet:
         cached = self._cache[provider.name]
-        keys = cached.keys if cached.keys is not None else await self._fetch(provider)
+        keys = await self._load(provider)
         if any(key.kid == kid for key in keys.keys):
             return keys
         if self._monotonic() - cached.fetched_at >= self._refetch_interval_s:
@@ -158,6 +246,40 @@ class IdTokenVerifier:
             if any(key.kid == kid for key in keys.keys):
                 return keys
         raise InvalidIdToken("unknown_key")
+
+    async def exchange_code(
+        self, provider_name: str, code: str, code_verifier: str, redirect_uri: str
+    ) -> str:
+        """Trade an authorization code (with its PKCE verifier) for the provider's ID token."""
+        provider = self._providers[provider_name]
+        client_id = provider.exchange_client_id
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+            "code_verifier": code_verifier,
+        }
+        if provider.secret_jwt is not None:
+            form["client_secret"] = provider.secret_jwt.mint(client_id, self._clock())
+        elif provider.client_secret is not None:
+            form["client_secret"] = provider.client_secret
+        try:
+            endpoint = (await self._discover(provider))["token_endpoint"]
+            response = await self._http.post(endpoint, data=form)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise IdentityProviderUnavailable(provider.name) from exc
+        if response.status_code >= 500:
+            raise IdentityProviderUnavailable(provider.name)
+        if response.status_code != 200:
+            raise InvalidIdToken("code_rejected")
+        try:
+            id_token = response.json()["id_token"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidIdToken("code_rejected") from exc
+        if not isinstance(id_token, str):
+            raise InvalidIdToken("code_rejected")
+        return id_token
 
     async def verify(self, provider_name: str, token: str, nonce: str) -> VerifiedIdToken:
         provider = self._providers.get(provider_name)
@@ -233,3 +355,64 @@ class RedisOidcNonces:
     async def consume(self, provider: str, nonce: str) -> bool:
         """True once for a nonce issued for ``provider`` within its lifetime, then never again."""
         return bool(await self._redis.delete(self._key(provider, nonce)))
+
+
+class RedisLinkTokens:
+    """``account_link_required`` tokens: opaque, single use, 10 minutes; Redis keys are their SHA-256."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int = 600) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}auth:oidc-link:"
+        self._ttl_s = ttl_s
+
+    def _key(self, token: str) -> str:
+        return self._prefix + hashlib.sha256(token.encode()).hexdigest()
+
+    async def issue(self, link: PendingLink) -> str:
+        token = "ngl_" + secrets.token_urlsafe(32)
+        value = json.dumps(
+            {"a": str(link.account_id), "p": link.provider, "s": link.subject, "e": link.email}
+        )
+        await self._redis.set(self._key(token), value, ex=self._ttl_s)
+        return token
+
+    async def peek(self, token: str) -> PendingLink | None:
+        raw = await self._redis.get(self._key(token))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return PendingLink(uuid.UUID(data["a"]), data["p"], data["s"], data["e"])
+
+    async def take(self, token: str) -> bool:
+        return bool(await self._redis.delete(self._key(token)))
+
+
+class OidcGateway:
+    """The `IdentityProviders` port: the verifier (discovery, JWKS, code exchange) and the nonces."""
+
+    def __init__(self, verifier: IdTokenVerifier, nonces: RedisOidcNonces) -> None:
+        self._verifier = verifier
+        self._nonces = nonces
+
+    def knows(self, provider: str) -> bool:
+        return self._verifier.provider(provider) is not None
+
+    async def issue_nonce(self, provider: str) -> str:
+        return await self._nonces.issue(provider)
+
+    async def consume_nonce(self, provider: str, nonce: str) -> bool:
+        return await self._nonces.consume(provider, nonce)
+
+    async def exchange_code(self, provider: str, code: str, code_verifier: str, redirect_uri: str) -> str:
+        return await self._verifier.exchange_code(provider, code, code_verifier, redirect_uri)
+
+    async def verify(self, provider: str, id_token: str, nonce: str) -> ProviderIdentity:
+        verified = await self._verifier.verify(provider, id_token, nonce)
+        name = verified.claims.get("name")
+        return ProviderIdentity(
+            provider=verified.provider,
+            subject=verified.subject,
+            email=verified.email,
+            private_relay=verified.private_relay,
+            name=name[:80] if isinstance(name, str) else None,
+        )

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
+
 from nexgate.auth.adapters.crypto.secrets import AesGcmCodeCipher, Argon2Hasher, HmacCodes, RefreshMaterial
+from nexgate.auth.adapters.oidc import (
+    IdTokenVerifier,
+    OidcGateway,
+    RedisLinkTokens,
+    RedisOidcNonces,
+    providers_from,
+)
 from nexgate.auth.adapters.redis.lockout import DenylistRevoker, RedisLockout, RedisRecentAuthentication
 from nexgate.auth.adapters.sql.repository import SqlUnitOfWork
 from nexgate.auth.application.services import AuthServices
@@ -41,9 +50,13 @@ def jwks_document(runtime: Runtime) -> dict[str, Any]:
     return public_keyset([load_or_create_signing_key(path), *load_retired_keys(path)])
 
 
-def build_services(runtime: Runtime, settings: AuthSettings) -> AuthServices:
+def build_services(
+    runtime: Runtime, settings: AuthSettings, *, http: httpx.AsyncClient | None = None
+) -> AuthServices:
+    """The use cases' ports; OpenID providers are wired only with an ``http`` client (the api)."""
     keys, active = settings.delivery_keys()
     prefix = runtime.settings.redis_prefix
+    oidc = providers_from(settings.oidc_providers) if http is not None else {}
     return AuthServices(
         uow=SqlUnitOfWork(runtime.database().sessions),
         clock=runtime.clock,
@@ -68,4 +81,13 @@ def build_services(runtime: Runtime, settings: AuthSettings) -> AuthServices:
         ),
         reauth=RedisRecentAuthentication(runtime.redis, prefix),
         policy=settings.policy(),
+        providers=(
+            OidcGateway(
+                IdTokenVerifier(oidc, http, redis=runtime.redis, redis_prefix=prefix),
+                RedisOidcNonces(runtime.redis, prefix),
+            )
+            if oidc and http is not None
+            else None
+        ),
+        link_tokens=RedisLinkTokens(runtime.redis, prefix) if oidc else None,
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from nexgate.auth.application.common import revoke_sessions
-from nexgate.auth.application.services import AuthServices
-from nexgate.auth.domain.accounts import AccountStatus
+from nexgate.auth.application.common import check_code, issue_challenge, limit_code_send, revoke_sessions
+from nexgate.auth.application.services import AuthServices, ChallengeView
+from nexgate.auth.domain.accounts import Account, AccountStatus, Channel
+from nexgate.auth.domain.challenges import MAX_ATTEMPTS, Purpose, challenge_expired, challenge_not_found
 from nexgate.contracts.auth import (
     UserDeactivated,
     UserDeleted,
@@ -21,19 +22,80 @@ from nexgate.kernel.security.principal import Principal
 DELETION_GRACE = timedelta(days=30)
 
 
-async def reauthenticate(svc: AuthServices, *, principal: Principal, password: str) -> None:
-    """Marks the calling session recently authenticated (ten minutes)."""
+async def _active_account(svc: AuthServices, principal: Principal) -> Account:
     async with svc.uow() as tx:
         account = await tx.accounts.get(principal.user_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise NotFound("No such account.", code="account_not_found")
-    if not account.password_hash or not await svc.hasher.verify(account.password_hash, password):
+    return account
+
+
+async def reauthenticate(
+    svc: AuthServices,
+    *,
+    principal: Principal,
+    password: str | None = None,
+    challenge_id: uuid.UUID | None = None,
+    code: str | None = None,
+    ip: str = "unknown",
+) -> None:
+    """Marks the calling session recently authenticated (ten minutes).
+
+    Proof is the password, or the code of a ``reauth`` challenge sent to one of the account's
+    verified identifiers (accounts that sign in only through a provider have no password).
+    """
+    by_code = challenge_id is not None or code is not None
+    if (password is None) == (not by_code) or (by_code and (challenge_id is None or code is None)):
         raise ValidationFailed(
-            "The password is not right.",
-            code="invalid_password",
-            errors=[FieldProblem("password", "is not right")],
+            "Send either password, or challengeId and code.",
+            errors=[FieldProblem("password", "give password, or challengeId and code")],
         )
+    account = await _active_account(svc, principal)
+    if password is not None:
+        if not account.password_hash or not await svc.hasher.verify(account.password_hash, password):
+            raise ValidationFailed(
+                "The password is not right.",
+                code="invalid_password",
+                errors=[FieldProblem("password", "is not right")],
+            )
+    else:
+        assert challenge_id is not None
+        assert code is not None
+        async with svc.uow() as tx:
+            found = await tx.challenges.get(challenge_id)
+        # Another account's challenge answers exactly like a missing one.
+        if found is None or found.account_id != account.id:
+            raise challenge_not_found()
+        await check_code(svc, challenge_id=challenge_id, purpose=Purpose.REAUTH, code=code, ip=ip)
+        async with svc.uow() as tx:
+            if not await tx.challenges.consume(challenge_id, MAX_ATTEMPTS, svc.clock.now()):
+                raise challenge_expired()
     await svc.reauth.mark(principal.session_id)
+
+
+async def request_reauth_code(
+    svc: AuthServices, *, principal: Principal, channel: Channel | None, ip: str
+) -> ChallengeView:
+    """A ``reauth`` code to a verified identifier (the phone unless ``channel`` says otherwise)."""
+    account = await _active_account(svc, principal)
+    verified = {Channel.PHONE: account.phone_verified, Channel.EMAIL: account.email_verified}
+    chosen = channel or next((c for c in (Channel.PHONE, Channel.EMAIL) if verified[c]), None)
+    destination = account.identifier(chosen) if chosen is not None else None
+    if chosen is None or destination is None or not verified[chosen]:
+        raise Conflict("There is no verified address to send a code to.", code="no_verified_identifier")
+    await limit_code_send(svc, destination, ip)
+    async with svc.uow() as tx:
+        return await issue_challenge(
+            svc,
+            tx,
+            purpose=Purpose.REAUTH,
+            channel=chosen,
+            destination=destination,
+            account_id=account.id,
+            locale=account.locale,
+            decoy=False,
+            now=svc.clock.now(),
+        )
 
 
 async def require_recent_authentication(svc: AuthServices, principal: Principal) -> None:

@@ -72,12 +72,12 @@ async def login(
         new_hash = await svc.hasher.hash(password)
         async with svc.uow() as tx:
             await tx.accounts.set_password(account.id, new_hash)
-    return await _sign_in_by_state(
+    return await sign_in_by_state(
         svc, account, device, reactivate=reactivate, cancel_deletion=cancel_deletion, ip=ip
     )
 
 
-async def _sign_in_by_state(
+async def sign_in_by_state(
     svc: AuthServices, account: Account, device: Device, *, reactivate: bool, cancel_deletion: bool, ip: str
 ) -> SignedIn:
     now = svc.clock.now()

@@ -14,7 +14,9 @@ from nexgate.auth.ports import (
     AccessTokens,
     CodeCipher,
     CodeHasher,
+    IdentityProviders,
     Limiter,
+    LinkTokens,
     Lockout,
     PasswordHasher,
     RecentAuthentication,
@@ -61,6 +63,9 @@ class AuthServices:
     lockout: Lockout
     reauth: RecentAuthentication
     policy: Policy = field(default_factory=Policy)
+    #: OpenID Connect; None when no provider is configured (the routes answer 404).
+    providers: IdentityProviders | None = None
+    link_tokens: LinkTokens | None = None
 
     async def limit(self, name: str, identity: str, rule: tuple[int, int]) -> None:
         """Count one hit of a rate-limited action; the identity is hashed before it reaches Redis."""

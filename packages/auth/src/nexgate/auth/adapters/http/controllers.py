@@ -5,25 +5,33 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from nexgate.auth.adapters.http.schemas import (
     AccountOut,
     ChallengeOut,
+    ChannelIn,
     CodeIn,
     DeletionOut,
     EmailChangeIn,
+    IdentityOut,
+    LinkIdentityIn,
+    LinkTokenIn,
     LoginIn,
+    NonceOut,
+    OidcSignInIn,
     PasswordChangeIn,
     PasswordResetCompleteIn,
     PasswordResetIn,
     PhoneChangeIn,
+    ReauthChallengeIn,
     ReauthIn,
     RefreshIn,
     RegistrationIn,
@@ -37,7 +45,7 @@ from nexgate.auth.adapters.http.schemas import (
     TokensOut,
     VerifyIn,
 )
-from nexgate.auth.application import admin, identifiers, lifecycle, login, passwords, registration
+from nexgate.auth.application import admin, identifiers, lifecycle, login, oidc, passwords, registration
 from nexgate.auth.application.services import AuthServices
 from nexgate.auth.domain.accounts import Channel
 from nexgate.kernel.http.auth import requires_principal, requires_role
@@ -202,7 +210,9 @@ class MeController(Controller):
     async def me(
         self, principal: NamedDependency[Principal], auth_services: NamedDependency[AuthServices]
     ) -> AccountOut:
-        return AccountOut.of(await login.me(auth_services, principal=principal))
+        account = await login.me(auth_services, principal=principal)
+        linked = await oidc.list_identities(auth_services, account_id=account.id)
+        return AccountOut.of(account, linked)
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Sign this device out")
     async def logout(
@@ -228,14 +238,79 @@ class MeController(Controller):
             new_password=data.new_password,
         )
 
-    @post("/me/reauthenticate", status_code=HTTP_204_NO_CONTENT, summary="Confirm my password (10 minutes)")
+    @post(
+        "/me/reauthenticate",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Prove it is me (password, or a reauth code): sensitive changes open for 10 minutes",
+    )
     async def reauthenticate(
         self,
         data: JSONBody[ReauthIn],
         principal: NamedDependency[Principal],
         auth_services: NamedDependency[AuthServices],
+        client_ip: NamedDependency[str],
     ) -> None:
-        await lifecycle.reauthenticate(auth_services, principal=principal, password=data.password)
+        await lifecycle.reauthenticate(
+            auth_services,
+            principal=principal,
+            password=data.password,
+            challenge_id=data.challenge_id,
+            code=data.code,
+            ip=client_ip,
+        )
+
+    @post(
+        "/me/reauthenticate/challenges",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Send a reauthentication code to my verified phone or email",
+    )
+    async def reauth_challenge(
+        self,
+        data: JSONBody[ReauthChallengeIn],
+        principal: NamedDependency[Principal],
+        auth_services: NamedDependency[AuthServices],
+        client_ip: NamedDependency[str],
+    ) -> ChallengeOut:
+        channel = Channel(data.channel) if data.channel else None
+        view = await lifecycle.request_reauth_code(
+            auth_services, principal=principal, channel=channel, ip=client_ip
+        )
+        return ChallengeOut.of(view)
+
+    @post(
+        "/me/verifications",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Verify an email or phone my account already has: a code goes to it",
+    )
+    async def request_verification(
+        self,
+        data: JSONBody[ChannelIn],
+        principal: NamedDependency[Principal],
+        auth_services: NamedDependency[AuthServices],
+        client_ip: NamedDependency[str],
+    ) -> ChallengeOut:
+        view = await identifiers.request_verification(
+            auth_services, principal=principal, channel=Channel(data.channel), ip=client_ip
+        )
+        return ChallengeOut.of(view)
+
+    @post(
+        "/me/verifications/{challenge_id:uuid}/verify",
+        status_code=HTTP_200_OK,
+        summary="Confirm an address with its code",
+    )
+    async def confirm_verification(
+        self,
+        challenge_id: FromPath[uuid.UUID],
+        data: JSONBody[CodeIn],
+        principal: NamedDependency[Principal],
+        auth_services: NamedDependency[AuthServices],
+        client_ip: NamedDependency[str],
+    ) -> AccountOut:
+        account = await identifiers.confirm_verification(
+            auth_services, principal=principal, challenge_id=challenge_id, code=data.code, ip=client_ip
+        )
+        return AccountOut.of(account)
 
     @post(
         "/me/deactivate",
@@ -369,6 +444,126 @@ class MeController(Controller):
         self, principal: NamedDependency[Principal], auth_services: NamedDependency[AuthServices]
     ) -> RevokedOut:
         return RevokedOut(revoked_count=await login.revoke_others(auth_services, principal=principal))
+
+
+_Provider = Annotated[str, Parameter(max_length=32, pattern=r"^[a-z0-9_-]+$")]
+
+
+class OidcController(Controller):
+    path = "/api/v1/auth/oauth"
+    tags = ["auth"]
+
+    @post(
+        "/{provider:str}/nonces",
+        status_code=HTTP_201_CREATED,
+        summary="A single-use nonce (10 minutes) to put in the provider's sign-in request",
+    )
+    async def nonce(
+        self,
+        provider: FromPath[_Provider],
+        auth_services: NamedDependency[AuthServices],
+        client_ip: NamedDependency[str],
+    ) -> NonceOut:
+        return NonceOut(
+            nonce=await oidc.issue_nonce(auth_services, provider=provider, ip=client_ip), expires_in=600
+        )
+
+    @post(
+        "/{provider:str}/sign-in",
+        summary="Sign in with an OpenID provider: 200 linked, 201 new account, 409 account_link_required",
+        responses={201: ResponseSpec(SignedInOut, description="A new account (no password) was created")},
+    )
+    async def sign_in(
+        self,
+        provider: FromPath[_Provider],
+        data: JSONBody[OidcSignInIn],
+        request: Request[Any, Any, Any],
+        auth_services: NamedDependency[AuthServices],
+        client_ip: NamedDependency[str],
+    ) -> Response[SignedInOut]:
+        identity = await oidc.verified_identity(
+            auth_services,
+            provider=provider,
+            nonce=data.nonce,
+            id_token=data.id_token,
+            code=data.code,
+            code_verifier=data.code_verifier,
+            redirect_uri=data.redirect_uri,
+        )
+        signed, created = await oidc.sign_in(
+            auth_services,
+            identity=identity,
+            device=data.device.to_device(user_agent=request.headers.get("user-agent"), ip=client_ip),
+            given_name=data.given_name,
+            family_name=data.family_name,
+            reactivate=data.reactivate,
+            cancel_deletion=data.cancel_deletion,
+            ip=client_ip,
+        )
+        return Response(SignedInOut.of(signed), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+
+class IdentitiesController(Controller):
+    path = "/api/v1/auth/me/identities"
+    tags = ["auth"]
+    guards = [requires_principal]
+
+    @get("", summary="Identities (Google, Apple...) linked to my account")
+    async def list_identities(
+        self, principal: NamedDependency[Principal], auth_services: NamedDependency[AuthServices]
+    ) -> list[IdentityOut]:
+        found = await oidc.list_identities(auth_services, account_id=principal.user_id)
+        return [IdentityOut.of(i) for i in found]
+
+    @post(
+        "",
+        summary="Link a provider identity to my account (needs reauthentication); 200 if already mine",
+        responses={201: ResponseSpec(IdentityOut, description="Linked")},
+    )
+    async def link(
+        self,
+        data: JSONBody[LinkIdentityIn],
+        principal: NamedDependency[Principal],
+        auth_services: NamedDependency[AuthServices],
+    ) -> Response[IdentityOut]:
+        identity, created = await oidc.link_identity(
+            auth_services,
+            principal=principal,
+            provider=data.provider,
+            nonce=data.nonce,
+            id_token=data.id_token,
+            code=data.code,
+            code_verifier=data.code_verifier,
+            redirect_uri=data.redirect_uri,
+        )
+        return Response(IdentityOut.of(identity), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @post(
+        "/link",
+        status_code=HTTP_201_CREATED,
+        summary="Link the identity of an account_link_required sign-in (needs reauthentication)",
+    )
+    async def link_with_token(
+        self,
+        data: JSONBody[LinkTokenIn],
+        principal: NamedDependency[Principal],
+        auth_services: NamedDependency[AuthServices],
+    ) -> IdentityOut:
+        identity = await oidc.link_with_token(auth_services, principal=principal, link_token=data.link_token)
+        return IdentityOut.of(identity)
+
+    @delete(
+        "/{identity_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Unlink an identity (needs reauthentication; not the last way to sign in)",
+    )
+    async def unlink(
+        self,
+        identity_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        auth_services: NamedDependency[AuthServices],
+    ) -> None:
+        await oidc.unlink(auth_services, principal=principal, identity_id=identity_id)
 
 
 class AdminController(Controller):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -12,9 +13,11 @@ from litestar.plugins import InitPluginProtocol
 from nexgate.auth.adapters.http.controllers import (
     AdminController,
     ClientAddress,
+    IdentitiesController,
     JwksController,
     LoginController,
     MeController,
+    OidcController,
     RegistrationController,
     StaffController,
 )
@@ -27,12 +30,14 @@ class AuthPlugin(InitPluginProtocol):
     def __init__(self, runtime: Runtime, settings: AuthSettings | None = None) -> None:
         self._settings = settings or AuthSettings()
         self._settings.check_for(runtime.settings.environment)
-        self._services = build_services(runtime, self._settings)
+        # Discovery, JWKS and token endpoints of the OpenID providers (closed with the app).
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+        self._services = build_services(runtime, self._settings, http=self._http)
         self._jwks = jwks_document(runtime)
         self._address = ClientAddress(self._settings.trusted_proxies)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        services, jwks, address = self._services, self._jwks, self._address
+        services, jwks, address, http = self._services, self._jwks, self._address, self._http
 
         def client_ip(request: Request[Any, Any, Any]) -> str:
             return address.of(request)
@@ -45,8 +50,11 @@ class AuthPlugin(InitPluginProtocol):
                 AdminController,
                 StaffController,
                 JwksController,
+                OidcController,
+                IdentitiesController,
             ]
         )
+        app_config.on_shutdown.append(http.aclose)
         app_config.dependencies.update(
             {
                 "auth_services": Provide(lambda: services, sync_to_thread=False),

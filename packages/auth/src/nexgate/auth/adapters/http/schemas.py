@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from nexgate.auth.application.services import ChallengeView, SignedIn, Tokens
 from nexgate.auth.domain.accounts import Account
+from nexgate.auth.domain.identities import Identity
 from nexgate.auth.domain.sessions import Device, Session
 
 _Str = Annotated[str, msgspec.Meta(max_length=200)]
@@ -115,11 +117,11 @@ class AccountOut(msgspec.Struct, rename="camel"):
     phone_verified: bool
     roles: list[str]
     has_password: bool
-    identities: list[dict[str, str]]
+    identities: list[IdentityOut]
     created_at: datetime
 
     @classmethod
-    def of(cls, account: Account) -> AccountOut:
+    def of(cls, account: Account, identities: Sequence[Identity] = ()) -> AccountOut:
         return cls(
             id=account.id,
             status=account.status.value,
@@ -131,7 +133,7 @@ class AccountOut(msgspec.Struct, rename="camel"):
             phone_verified=account.phone_verified,
             roles=sorted(account.roles),
             has_password=account.password_hash is not None,
-            identities=[],
+            identities=[IdentityOut.of(i) for i in identities],
             created_at=account.created_at,
         )
 
@@ -206,7 +208,76 @@ class RolesOut(msgspec.Struct, rename="camel"):
 
 
 class ReauthIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    password: _Password
+    """Either ``password``, or ``challengeId`` and ``code`` of a ``reauth`` challenge."""
+
+    password: _Password | None = None
+    challenge_id: uuid.UUID | None = None
+    code: _Code | None = None
+
+
+class ChannelIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    channel: Literal["email", "phone"]
+
+
+class ReauthChallengeIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """The channel the code goes to; default the verified phone, else the verified email."""
+
+    channel: Literal["email", "phone"] | None = None
+
+
+_Token = Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
+_Short = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
+class OidcSignInIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """``idToken`` (native SDKs), or ``code`` + ``codeVerifier`` + ``redirectUri`` (PKCE)."""
+
+    nonce: _Short
+    device: DeviceIn
+    id_token: _Token | None = None
+    code: _Short | None = None
+    code_verifier: Annotated[str, msgspec.Meta(min_length=43, max_length=128)] | None = None
+    redirect_uri: _Short | None = None
+    given_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
+    family_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
+    reactivate: bool = False
+    cancel_deletion: bool = False
+
+
+class LinkIdentityIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    provider: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    nonce: _Short
+    id_token: _Token | None = None
+    code: _Short | None = None
+    code_verifier: Annotated[str, msgspec.Meta(min_length=43, max_length=128)] | None = None
+    redirect_uri: _Short | None = None
+
+
+class LinkTokenIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    link_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class NonceOut(msgspec.Struct, rename="camel"):
+    nonce: str
+    expires_in: int
+
+
+class IdentityOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    provider: str
+    email: str | None
+    created_at: datetime
+    last_used_at: datetime
+
+    @classmethod
+    def of(cls, identity: Identity) -> IdentityOut:
+        return cls(
+            id=identity.id,
+            provider=identity.provider,
+            email=identity.email,
+            created_at=identity.created_at,
+            last_used_at=identity.last_used_at,
+        )
 
 
 class SuspendIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):

@@ -120,3 +120,22 @@ audit_log = sa.Table(
     sa.Column("created_at", _TS, nullable=False),
     sa.Index("ix_audit_log_target", "target_id", "created_at"),
 )
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "account_id", pg.UUID(as_uuid=True), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("provider", sa.String(32), nullable=False),
+    # The provider's stable subject (``sub``): the identity, whatever the email does.
+    sa.Column("subject", sa.String(255), nullable=False),
+    # The verified email the provider gave when it was linked (None when it gave none).
+    sa.Column("email", sa.String(254)),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("last_used_at", _TS, nullable=False),
+    # One subject links to one account, whatever the race.
+    sa.UniqueConstraint("provider", "subject", name="uq_identities_provider_subject"),
+    sa.Index("ix_identities_account", "account_id"),
+)

@@ -12,9 +12,18 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from nexgate.auth.adapters.sql.models import accounts, audit_log, challenges, refresh_tokens, sessions, tables
+from nexgate.auth.adapters.sql.models import (
+    accounts,
+    audit_log,
+    challenges,
+    identities,
+    refresh_tokens,
+    sessions,
+    tables,
+)
 from nexgate.auth.domain.accounts import Account, AccountStatus, Channel
 from nexgate.auth.domain.challenges import RESEND_COOLDOWN, Challenge, Purpose
+from nexgate.auth.domain.identities import Identity
 from nexgate.auth.domain.sessions import RefreshToken, Session
 from nexgate.auth.ports import AuthTx
 from nexgate.kernel.ids import new_id
@@ -137,6 +146,17 @@ class SqlAccounts:
             return False
         return True
 
+    async def mark_verified(self, account_id: uuid.UUID, channel: Channel, value: str) -> bool:
+        column = _identifier_column(channel)
+        flag = {"email_verified": True} if channel is Channel.EMAIL else {"phone_verified": True}
+        result = await self._s.execute(
+            sa.update(accounts)
+            .where(accounts.c.id == account_id, column == value)
+            .values(**flag)
+            .returning(accounts.c.id)
+        )
+        return result.first() is not None
+
     async def due_for_deletion(self, now: datetime, limit: int) -> list[uuid.UUID]:
         stmt = (
             sa.select(accounts.c.id)
@@ -166,6 +186,7 @@ class SqlAccounts:
         )
         # Refresh tokens go with their sessions (ON DELETE CASCADE); challenges hold addresses.
         await self._s.execute(sa.delete(sessions).where(sessions.c.account_id == account_id))
+        await self._s.execute(sa.delete(identities).where(identities.c.account_id == account_id))
         await self._s.execute(sa.delete(challenges).where(challenges.c.account_id == account_id))
 
     async def due_for_unsuspension(self, now: datetime, limit: int) -> list[uuid.UUID]:
@@ -176,6 +197,13 @@ class SqlAccounts:
             .with_for_update(skip_locked=True)
         )
         return list((await self._s.execute(stmt)).scalars())
+
+    async def remove_pending(self, account_id: uuid.UUID) -> None:
+        await self._s.execute(
+            sa.delete(accounts).where(
+                accounts.c.id == account_id, accounts.c.status == AccountStatus.PENDING.value
+            )
+        )
 
     async def delete_stale_pending(self, created_before: datetime) -> int:
         result = await self._s.execute(
@@ -434,6 +462,64 @@ class SqlRefreshTokens:
         return result.first() is not None
 
 
+def _identity(row: sa.Row) -> Identity:
+    return Identity(
+        id=row.id,
+        account_id=row.account_id,
+        provider=row.provider,
+        subject=row.subject,
+        email=row.email,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+class SqlIdentities:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, identity: Identity) -> bool:
+        stmt = (
+            pg.insert(identities)
+            .values(
+                id=identity.id,
+                account_id=identity.account_id,
+                provider=identity.provider,
+                subject=identity.subject,
+                email=identity.email,
+                created_at=identity.created_at,
+                last_used_at=identity.last_used_at,
+            )
+            .on_conflict_do_nothing(constraint="uq_identities_provider_subject")
+            .returning(identities.c.id)
+        )
+        return (await self._s.execute(stmt)).first() is not None
+
+    async def by_subject(self, provider: str, subject: str) -> Identity | None:
+        c = identities.c
+        row = (
+            await self._s.execute(sa.select(identities).where(c.provider == provider, c.subject == subject))
+        ).first()
+        return _identity(row) if row else None
+
+    async def get(self, identity_id: uuid.UUID) -> Identity | None:
+        row = (await self._s.execute(sa.select(identities).where(identities.c.id == identity_id))).first()
+        return _identity(row) if row else None
+
+    async def for_account(self, account_id: uuid.UUID) -> list[Identity]:
+        c = identities.c
+        stmt = sa.select(identities).where(c.account_id == account_id).order_by(c.created_at, c.id)
+        return [_identity(row) for row in (await self._s.execute(stmt)).all()]
+
+    async def touch(self, identity_id: uuid.UUID, now: datetime) -> None:
+        await self._s.execute(
+            sa.update(identities).where(identities.c.id == identity_id).values(last_used_at=now)
+        )
+
+    async def remove(self, identity_id: uuid.UUID) -> None:
+        await self._s.execute(sa.delete(identities).where(identities.c.id == identity_id))
+
+
 class SqlAudit:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -465,6 +551,7 @@ class SqlAuthTx:
         self.challenges = SqlChallenges(session)
         self.sessions = SqlSessions(session)
         self.refresh_tokens = SqlRefreshTokens(session)
+        self.identities = SqlIdentities(session)
         self.audit = SqlAudit(session)
         self.outbox = SqlOutbox(session, tables)
 
