@@ -34,6 +34,10 @@ def make_clips(directory: Path) -> dict[str, Path]:
     audio = directory / "voice.ogg"
     ffmpeg("-f", "lavfi", "-i", sine.format(d=2), "-c:a", "libopus", str(audio))
     clips["ogg"] = audio
+    fast = directory / "fast.mp4"  # 150 fps: over the 120 fps limit
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x64:rate=150:duration=1", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(fast))  # fmt: skip
+    clips["too_fast"] = fast
     truncated = directory / "truncated.mp4"
     data = landscape.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])  # moov is at the end: cut off

@@ -89,3 +89,52 @@ def zip_bytes() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("a.txt", "hello")
     return buffer.getvalue()
+
+
+def _exif_with_gps() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "NexgatePhone"  # Make
+    gps_ifd = exif.get_ifd(0x8825)
+    gps_ifd[1], gps_ifd[2], gps_ifd[3], gps_ifd[4] = "S", (6.0, 48.0, 0.0), "E", (39.0, 17.0, 0.0)
+    return exif
+
+
+def heic(width: int = 640, height: int = 480) -> bytes:
+    """An iPhone-style HEIC (x265 through pillow-heif) carrying EXIF with GPS tags."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    image.paste((20, 20, 220), (0, 0, width // 4, height))
+    buffer = io.BytesIO()
+    image.save(buffer, "HEIF", quality=80, exif=_exif_with_gps().tobytes())
+    return buffer.getvalue()
+
+
+def webp(width: int = 500, height: int = 300, *, frames: int = 1) -> bytes:
+    """A WebP with EXIF and GPS tags; ``frames`` > 1 makes it animated."""
+    images = [Image.new("RGB", (width, height), (30, 30 + 60 * i, 200)) for i in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer,
+        "WEBP",
+        quality=90,
+        exif=_exif_with_gps().tobytes(),
+        save_all=frames > 1,
+        append_images=images[1:],
+        duration=100,
+    )
+    return buffer.getvalue()
+
+
+def png_with_text(text: bytes, *, keyword: bytes = b"Comment") -> bytes:
+    """A small PNG carrying ``text`` in a zlib-compressed ``zTXt`` chunk (a 64 MiB run of one
+    byte compresses to about 64 KiB: a text-chunk bomb)."""
+    plain = png(300, 300, "RGB")
+    ihdr_end = 8 + 25  # signature + the IHDR chunk
+    chunk = _chunk(b"zTXt", keyword + b"\x00\x00" + zlib.compress(text, 9))
+    return plain[:ihdr_end] + chunk + plain[ihdr_end:]
+
+
+#: Appended to a GIF: the classic GIF/JS polyglot tail (``GIF89a`` parses as a JS identifier).
+GIF_JS_TAIL = b"*/=1;alert(document.domain);/*<script>alert(1)</script>"

@@ -22,6 +22,17 @@ class VariantSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     url: str | None = None
 
 
+class PosterSnapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A video's poster frame, re-encoded through the image pipeline. Its variants keep their
+    stored names (``poster_thumb``, ``poster_medium``...), as ``/files/{id}/variants/{name}``."""
+
+    width: int
+    height: int
+    blurhash: str | None = None
+    dominant_color: str | None = None
+    variants: list[VariantSnapshot] = msgspec.field(default_factory=list)
+
+
 class MediaUploaded(Contract, tag="files.media_uploaded.v1", kw_only=True):
     """A video or audio upload was accepted and awaits processing (the files worker's trigger)."""
 
@@ -56,7 +67,10 @@ class MediaReady(Contract, tag="files.media_ready.v1", kw_only=True):
     duration_ms: int | None = None
     blurhash: str | None = None
     dominant_color: str | None = None
+    #: The playable or viewable media itself (a video's poster frames are in ``poster``).
     variants: list[VariantSnapshot] = msgspec.field(default_factory=list)
+    #: Videos only: the poster frame, with its own variants and BlurHash.
+    poster: PosterSnapshot | None = None
 
 
 class FileDeleted(Contract, tag="files.file_deleted.v1", kw_only=True):

@@ -93,11 +93,27 @@ async def test_s3_presigned_urls_are_checked_by_the_server(s3_server, tmp_path: 
         signature = url.split("X-Amz-Signature=")[1][:64]
         tampered = url.replace(signature, ("0" if signature[0] != "0" else "1") + signature[1:])
         assert (await http.get(tampered)).status_code == 403
+        # The public bucket is readable by anyone (no listing), with immutable caching.
+        public_key = f"pub/{uuid.uuid4()}/thumb-00000000.webp"
+        await store.put(public_key, source, 13, "image/webp")
+        public = await http.get(store.public_url(public_key))
+        assert public.status_code == 200
+        assert public.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert public.headers["content-type"] == "image/webp"
+        assert (await http.get(f"http://{s3_server.endpoint}/pub-{run}/")).status_code == 403
         short = await store.presign_get(key, 1)
         await asyncio.sleep(2.1)
         assert (await http.get(short)).status_code == 403  # expired
-        put_url, headers = await store.presign_put(f"incoming/{uuid.uuid4()}", 60, "video/mp4")
+        incoming = f"incoming/{uuid.uuid4()}"
+        put_url, headers = await store.presign_put(incoming, 60, "video/mp4")
+        signature = put_url.split("X-Amz-Signature=")[1][:64]
+        forged = put_url.replace(signature, ("0" if signature[0] != "0" else "1") + signature[1:])
+        assert (await http.put(forged, content=b"forged", headers=headers)).status_code == 403
+        other_key = put_url.replace(incoming, f"incoming/{uuid.uuid4()}")
+        assert (await http.put(other_key, content=b"elsewhere", headers=headers)).status_code == 403
+        assert await store.stat(incoming) is None
         assert (await http.put(put_url, content=b"uploaded", headers=headers)).status_code == 200
+        assert (await store.stat(incoming)).size == 8  # type: ignore[union-attr]
 
 
 async def test_private_upload_on_s3_is_served_only_by_presigned_get(s3_client, bearer) -> None:

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import files_media as media
 import msgspec
 import pytest
 import sqlalchemy as sa
-from files_helpers import blobs, outbox_tags, state, temp_files, upload
+from files_helpers import blobs, outbox_payloads, outbox_tags, state, temp_files, upload
 
-from nexgate.contracts.files import MediaUploaded
+from nexgate.contracts.files import FileDeleted, MediaReady, MediaUploaded
 from nexgate.files.adapters.media import av
 from nexgate.files.adapters.sql.models import files as files_table
-from nexgate.files.adapters.sql.models import tables
+from nexgate.files.adapters.sql.models import tables, upload_sessions
 from nexgate.files.adapters.wiring import build_deps
-from nexgate.files.application.processing import process_media
+from nexgate.files.application.processing import process_media, purge_failed
 from nexgate.files.bootstrap import context as files_context
 from nexgate.kernel.messaging.relay import broker_publisher
 from nexgate.worker.app import Worker, build_worker
@@ -147,6 +149,20 @@ async def test_poster_has_variants_and_blurhash(client, bearer, runtime, clips) 
     assert ready["dominantColor"].startswith("#")
     served = await client.get(posters[0]["url"])
     assert served.content[8:12] == b"WEBP"
+    # media_ready.v1 carries the poster on its own: the video in `variants`, the frames in `poster`.
+    [ready_message] = [
+        msgspec.json.decode(p, type=MediaReady)
+        for p in await outbox_payloads(runtime)
+        if msgspec.json.decode(p, type=dict)["type"] == MediaReady.tag()
+    ]
+    assert [v.name for v in ready_message.variants] == ["video"]
+    assert ready_message.poster is not None
+    assert (ready_message.poster.width, ready_message.poster.height) == (352, 288)
+    assert ready_message.poster.blurhash == ready["blurhash"]
+    assert ready_message.poster.dominant_color == ready["dominantColor"]
+    assert [(v.name, v.width, v.url) for v in ready_message.poster.variants] == [
+        (v["name"], v["width"], v["url"]) for v in posters
+    ]
 
 
 async def test_truncated_image_and_video_fail_cleanly(client, bearer, runtime, settings, clips) -> None:
@@ -178,6 +194,18 @@ async def test_video_too_long_fails(client, bearer, runtime, clips) -> None:
     )
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "video_too_long"
+
+
+async def test_video_too_large_fails_and_keeps_only_the_row(client, bearer, runtime, settings, clips) -> None:
+    owner = uuid.uuid4()
+    file = await send(client, bearer(owner), clips["too_fast"])
+    failed = await processed(client, bearer(owner), runtime, file)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "video_too_large"
+    assert failed["variants"] == []
+    assert not [key for key in blobs(settings) if file["id"] in key]
+    found = await state(runtime, owner)
+    assert (found["rows"], found["reserved"], found["used"]) == (1, 0, 0)
 
 
 async def test_hls_playlist_upload_cannot_read_local_files(client, bearer, runtime, settings) -> None:
@@ -221,6 +249,57 @@ async def test_transcode_timeout_marks_failed_and_cleans_up(
     assert (await state(runtime, owner))["reserved"] == 0
 
 
+async def set_attempts(runtime, file_id: str, count: int) -> None:
+    async with runtime.database().sessions() as session, session.begin():
+        await session.execute(
+            sa.update(files_table).where(files_table.c.id == uuid.UUID(file_id)).values(attempts=count)
+        )
+
+
+async def test_crashed_attempt_is_cleaned_retries_are_capped_and_failures_purged(
+    client, bearer, runtime, settings, clips
+) -> None:
+    owner = uuid.uuid4()
+    deps = build_deps(runtime)
+    # A worker killed mid-transcode (attempt 1) left its partial output behind.
+    crashed = await send(client, bearer(owner), clips["3gp"])
+    await set_attempts(runtime, crashed["id"], 1)
+    leftover = Path(settings.data_dir) / "tmp" / "files" / "processing" / f"{crashed['id']}-1"
+    leftover.mkdir(parents=True)
+    (leftover / "video.mp4").write_bytes(b"half a transcode")
+    ready = await processed(client, bearer(owner), runtime, crashed, deps)
+    assert ready["status"] == "ready", ready
+    assert await attempts(runtime, crashed["id"]) == 2
+    assert not leftover.exists()
+    assert temp_files(settings) == []
+
+    # Three attempts already spent: the next delivery marks it failed instead of a fourth run.
+    doomed = await send(client, bearer(owner), clips["3gp"])
+    await set_attempts(runtime, doomed["id"], 3)
+    from nexgate.files import api
+
+    # Attached while still processing (a chat message sent before the transcode ended).
+    await api.attach(
+        runtime, uuid.UUID(doomed["id"]), actor_id=owner, ref="chat:message:1", purposes=["post_media"]
+    )
+    failed = await processed(client, bearer(owner), runtime, doomed, deps)
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "processing_failed"
+    assert not [key for key in blobs(settings) if doomed["id"] in key]  # the original is gone too
+    assert (await state(runtime, owner))["reserved"] == 0
+
+    # A failed file keeps its row (for the error) for 7 days, then it is purged.
+    now = datetime.now(UTC)
+    assert await purge_failed(deps, now=now + timedelta(days=6)) == 0
+    assert await purge_failed(deps, now=now + timedelta(days=8)) == 1
+    purged = msgspec.json.decode((await outbox_payloads(runtime))[-1], type=FileDeleted)
+    assert (purged.file_id, purged.reason) == (uuid.UUID(doomed["id"]), "orphan")
+    assert (await state(runtime, owner))["refs"] == 0
+    gone = await client.get(f"/api/v1/files/{doomed['id']}", headers=bearer(owner))
+    assert gone.status_code == 404
+    assert (await client.get(f"/api/v1/files/{crashed['id']}", headers=bearer(owner))).status_code == 200
+
+
 async def test_deleting_during_processing_leaves_no_blobs(client, bearer, runtime, settings, clips) -> None:
     owner = uuid.uuid4()
     file = await send(client, bearer(owner), clips["3gp"])
@@ -228,6 +307,28 @@ async def test_deleting_during_processing_leaves_no_blobs(client, bearer, runtim
     assert await process_media(file_id=uuid.UUID(file["id"]), deps=build_deps(runtime)) is None
     assert not [key for key in blobs(settings) if file["id"] in key]
     assert await state(runtime, owner) == {"rows": 0, "reserved": 0, "used": 0, "count": 0, "refs": 0}
+
+    # Deleted while the worker transcodes: its outputs are written, then the commit (only
+    # WHERE status = 'processing') finds no row, so they are removed instead of resurrected.
+    deps = build_deps(runtime)
+    busy = await send(client, bearer(owner), clips["3gp"])
+    real = deps.inspector
+
+    class DeletedMidway:
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+        async def process_av(self, *args, **kwargs):
+            result = await real.process_av(*args, **kwargs)
+            deleted = await client.delete(f"/api/v1/files/{busy['id']}", headers=bearer(owner))
+            assert deleted.status_code == 204
+            return result
+
+    midway = dataclasses.replace(deps, inspector=DeletedMidway())
+    assert await process_media(file_id=uuid.UUID(busy["id"]), deps=midway) is None
+    assert not [key for key in blobs(settings) if busy["id"] in key]
+    assert await state(runtime, owner) == {"rows": 0, "reserved": 0, "used": 0, "count": 0, "refs": 0}
+    assert temp_files(settings) == []
 
 
 @pytest.fixture
@@ -316,7 +417,6 @@ async def test_user_deleted_removes_all_their_files_through_the_broker(
     client, bearer, runtime, settings, worker
 ) -> None:
     from nexgate.contracts.auth import UserDeleted
-    from nexgate.contracts.files import FileDeleted
 
     gone, stays = uuid.uuid4(), uuid.uuid4()
     mine = [
@@ -324,6 +424,17 @@ async def test_user_deleted_removes_all_their_files_through_the_broker(
         for p in ("avatar", "chat_attachment")
     ]
     other = (await upload(client, bearer(stays), media.jpeg(300, 300))).json()
+    # An upload session left open (bytes sent, never completed): it ends with the account.
+    pending = media.jpeg(200, 200)
+    session = (
+        await client.post(
+            "/api/v1/files/uploads",
+            json={"purpose": "post_media", "contentType": "image/jpeg", "sizeBytes": len(pending)},
+            headers=bearer(gone),
+        )
+    ).json()
+    assert (await client.put(session["url"], content=pending)).status_code == 204
+    assert (await state(runtime, gone))["reserved"] == len(pending)
     from nexgate.files import api
 
     # Even a file in use goes: the account is erased.
@@ -343,9 +454,16 @@ async def test_user_deleted_removes_all_their_files_through_the_broker(
         )
 
     async def erased() -> bool:
-        return (await state(runtime, gone))["rows"] == 0
+        found = await state(runtime, gone)
+        return found["rows"] == 0 and found["reserved"] == 0
 
     await eventually(erased)
+    async with runtime.database().sessions() as db:
+        status = await db.scalar(
+            sa.select(upload_sessions.c.status).where(upload_sessions.c.id == uuid.UUID(session["uploadId"]))
+        )
+    assert status == "aborted"  # at once, not at the hourly sweep
+    assert not [key for key in blobs(settings) if session["uploadId"] in key]
     assert not [key for key in blobs(settings) if mine[0]["id"] in key or mine[1]["id"] in key]
     assert (await state(runtime, stays))["rows"] == 1
     assert (await client.get(other["variants"][0]["url"])).status_code == 200

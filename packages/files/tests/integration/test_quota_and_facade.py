@@ -100,6 +100,35 @@ async def test_facade_describes_attaches_and_signs(runtime, tmp_path) -> None:
     assert "sig=" in url
 
 
+async def test_facade_batch_describe_and_every_signed_url(runtime, tmp_path) -> None:
+    deps = build_deps(runtime)
+    owner = uuid.uuid4()
+    public = await _upload(deps, owner, media.jpeg(800, 600), tmp_path)
+    private = await _upload(deps, owner, media.jpeg(800, 600), tmp_path, purpose="chat_attachment")
+    missing = uuid.uuid4()
+
+    found = await api.describe_many(runtime, [public.file.id, private.file.id, missing, public.file.id])
+    assert set(found) == {public.file.id, private.file.id}
+    assert found[public.file.id] == await api.describe(runtime, public.file.id)
+    assert [(v.name, v.width, v.height) for v in found[private.file.id].variants] == [
+        ("thumb", 320, 240),
+        ("medium", 800, 600),
+    ]
+    assert found[private.file.id].urls == {}
+    assert await api.describe_many(runtime, []) == {}
+    with pytest.raises(ValidationFailed):
+        await api.describe_many(runtime, [uuid.uuid4() for _ in range(api.DESCRIBE_MANY_MAX + 1)])
+
+    urls = await api.signed_urls(runtime, private.file.id, ttl_s=60)
+    assert set(urls) == {"thumb", "medium"}
+    for name, url in urls.items():
+        assert url.startswith(f"/media/priv/{private.file.id}/{name}-")
+        assert "sig=" in url
+    assert await api.signed_urls(runtime, public.file.id) == found[public.file.id].urls
+    with pytest.raises(NotFound):
+        await api.signed_urls(runtime, missing)
+
+
 async def test_file_in_use_cannot_be_deleted_and_detached_file_is_collected(runtime, tmp_path) -> None:
     deps = build_deps(runtime)
     owner = uuid.uuid4()

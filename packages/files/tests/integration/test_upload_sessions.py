@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 import uuid
@@ -18,6 +19,7 @@ from files_helpers import blobs, state, temp_files
 from nexgate.files.adapters.sql.models import upload_sessions
 from nexgate.files.adapters.wiring import build_deps
 from nexgate.files.application import sessions as session_cases
+from nexgate.kernel.errors import ValidationFailed
 
 pytestmark = pytest.mark.integration
 
@@ -37,34 +39,76 @@ async def session_status(runtime, upload_id: str) -> str:
         )
 
 
-async def test_presigned_upload_confirm_flow_on_filesystem(client, bearer, runtime, settings) -> None:
+@pytest.fixture(params=["filesystem", "seaweedfs"])
+def backend(request: pytest.FixtureRequest):
+    """(client, send, fetch) on one storage: the filesystem adapter, where the app itself
+    receives the PUT and serves private media behind HMAC-signed URLs, or S3 on a real
+    SeaweedFS, where the client PUTs to a presigned URL and GETs presigned URLs."""
+    if request.param == "filesystem":
+        client = request.getfixturevalue("client")
+
+        async def send(url: str, payload: bytes, headers: dict[str, str]) -> int:
+            assert url.startswith("/api/v1/files/uploads/")
+            return (await client.put(url, content=payload, headers=headers)).status_code
+
+        async def fetch(url: str) -> httpx.Response:
+            return await client.get(url)
+
+        return client, send, fetch
+    client = request.getfixturevalue("s3_client")
+
+    async def send_s3(url: str, payload: bytes, headers: dict[str, str]) -> int:
+        assert "X-Amz-Signature=" in url
+        async with httpx.AsyncClient() as http:
+            return (await http.put(url, content=payload, headers=headers)).status_code
+
+    async def fetch_s3(url: str) -> httpx.Response:
+        async with httpx.AsyncClient() as http:
+            return await http.get(url)
+
+    return client, send_s3, fetch_s3
+
+
+async def test_presigned_upload_confirm_flow_on_seaweedfs_and_filesystem(
+    backend, bearer, runtime, settings
+) -> None:
+    client, send, fetch = backend
     owner = uuid.uuid4()
-    payload = media.jpeg(1400, 1000)
-    opened = await start(client, bearer(owner), len(payload))
+    payload = media.jpeg(1400, 1000, orientation=6, gps=True)
+    opened = await start(client, bearer(owner), len(payload), "chat_attachment")
     assert opened.status_code == 201, opened.text
     body = opened.json()
     assert body["method"] == "PUT"
-    assert body["url"].startswith(f"/api/v1/files/uploads/{body['uploadId']}/content?exp=")
+    assert body["headers"] == {"Content-Type": "image/jpeg"}
+    expires = datetime.fromisoformat(body["expiresAt"].replace("Z", "+00:00"))
+    assert timedelta(minutes=14) < expires - datetime.now(UTC) <= timedelta(minutes=15)
     assert (await state(runtime, owner))["reserved"] == len(payload)
 
     early = await client.post(f"/api/v1/files/uploads/{body['uploadId']}/complete", headers=bearer(owner))
     assert early.status_code == 409
     assert early.json()["code"] == "upload_incomplete"
 
-    sent = await client.put(body["url"], content=payload, headers=body["headers"])
-    assert sent.status_code == 204, sent.text
+    assert await send(body["url"], payload, body["headers"]) in (200, 204)
     done = await client.post(f"/api/v1/files/uploads/{body['uploadId']}/complete", headers=bearer(owner))
     assert done.status_code == 201, done.text
-    assert done.json()["id"] == body["fileId"]
-    assert done.json()["status"] == "ready"
-    assert done.json()["sourceType"] == "image/jpeg"
+    file = done.json()
+    assert (file["id"], file["status"], file["sourceType"]) == (body["fileId"], "ready", "image/jpeg")
+    assert (file["width"], file["height"]) == (1000, 1400)  # EXIF orientation applied
     again = await client.post(f"/api/v1/files/uploads/{body['uploadId']}/complete", headers=bearer(owner))
     assert again.status_code == 201
     assert again.json()["id"] == body["fileId"]
+
+    # The private variant is served through a signed URL only, re-encoded and stripped.
+    served = await fetch(file["variants"][0]["url"])
+    assert served.status_code == 200
+    assert served.content[8:12] == b"WEBP"
+    assert b"NexgatePhone" not in served.content
+    assert (await fetch(file["variants"][0]["url"].split("?")[0])).status_code == 403
+
     found = await state(runtime, owner)
-    assert found["rows"] == 1
-    assert found["reserved"] == 0
-    assert not any(key.split("/", 1)[1].startswith("incoming/") for key in blobs(settings))
+    assert (found["rows"], found["reserved"], found["count"]) == (1, 0, 1)
+    assert found["used"] == sum(v["sizeBytes"] for v in file["variants"])
+    assert await build_deps(runtime).blobs.list("incoming/") == []  # the upload object is gone
     assert temp_files(settings) == []
 
 
@@ -113,23 +157,6 @@ async def test_size_mismatch_after_presigned_put_deletes_object(s3_client, beare
     ] == []
 
 
-async def test_presigned_upload_confirm_flow_on_seaweedfs(s3_client, bearer) -> None:
-    owner = uuid.uuid4()
-    payload = media.jpeg(800, 600, orientation=6)
-    body = (await start(s3_client, bearer(owner), len(payload), "chat_attachment")).json()
-    async with httpx.AsyncClient() as http:
-        assert (await http.put(body["url"], content=payload, headers=body["headers"])).status_code == 200
-        done = await s3_client.post(
-            f"/api/v1/files/uploads/{body['uploadId']}/complete", headers=bearer(owner)
-        )
-        assert done.status_code == 201, done.text
-        file = done.json()
-        assert (file["id"], file["width"], file["height"]) == (body["fileId"], 600, 800)
-        served = await http.get(file["variants"][0]["url"])
-        assert served.status_code == 200
-        assert served.content[8:12] == b"WEBP"
-
-
 async def test_double_complete_yields_one_file(client, bearer, runtime) -> None:
     owner = uuid.uuid4()
     payload = media.jpeg(900, 700)
@@ -148,6 +175,40 @@ async def test_double_complete_yields_one_file(client, bearer, runtime) -> None:
     found = await state(runtime, owner)
     assert found["rows"] == 1
     assert found["reserved"] == 0
+
+
+async def test_account_erased_mid_completion_commits_nothing(client, bearer, runtime, settings) -> None:
+    owner = uuid.uuid4()
+    payload = media.jpeg(600, 400)
+    body = (await start(client, bearer(owner), len(payload))).json()
+    assert (await client.put(body["url"], content=payload)).status_code == 204
+    before = blobs(settings)
+    deps = build_deps(runtime)
+    real = deps.inspector
+
+    class ErasedMidway:
+        """``auth.user_deleted.v1`` handled while the image is being processed."""
+
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+        async def process_image(self, *args, **kwargs):
+            result = await real.process_image(*args, **kwargs)
+            assert await session_cases.erase_account(owner_id=owner, deps=deps) == 0  # no file yet
+            return result
+
+    with pytest.raises(ValidationFailed) as refused:
+        await session_cases.complete(
+            upload_id=uuid.UUID(body["uploadId"]),
+            actor_id=owner,
+            deps=dataclasses.replace(deps, inspector=ErasedMidway()),
+        )
+    assert refused.value.code == "quota_exceeded"  # the ledger went first: nothing can settle
+    assert await session_status(runtime, body["uploadId"]) == "aborted"
+    assert await state(runtime, owner) == {"rows": 0, "reserved": 0, "used": 0, "count": 0, "refs": 0}
+    assert blobs(settings) == {key for key in before if body["uploadId"] not in key}
+    assert not any(body["fileId"] in key for key in blobs(settings))
+    assert temp_files(settings) == []
 
 
 async def test_expired_session_is_gone_and_abort_releases(client, bearer, runtime) -> None:
@@ -185,8 +246,9 @@ async def test_other_user_gets_404_on_upload_sessions(client, bearer, runtime) -
     assert (await state(runtime, owner))["reserved"] == len(payload)
 
 
-async def test_session_refusals(client, bearer, runtime) -> None:
+async def test_session_refusals(client, bearer, runtime, settings) -> None:
     owner = uuid.uuid4()
+    before = blobs(settings)
     too_big = await start(client, bearer(owner), 11 * 1024 * 1024, purpose="avatar")
     assert too_big.status_code == 413
     assert too_big.json()["extra"]["limitBytes"] == 10 * 1024 * 1024
@@ -196,7 +258,14 @@ async def test_session_refusals(client, bearer, runtime) -> None:
     assert video_avatar.status_code == 415
     empty = await start(client, bearer(owner), 0)
     assert empty.status_code == 422
-    assert (await state(runtime, owner))["reserved"] == 0
+    assert empty.json()["code"] == "empty_file"
+    # Nothing left behind: no session, no file row, no object, no temporary file, no reservation.
+    async with runtime.database().sessions() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(upload_sessions)) == 0
+    found = await state(runtime, owner)
+    assert (found["rows"], found["reserved"]) == (0, 0)
+    assert blobs(settings) == before
+    assert temp_files(settings) == []
 
 
 async def test_unconfirmed_uploads_swept(client, bearer, runtime, settings) -> None:

@@ -53,6 +53,23 @@ async def test_real_type_from_bytes_not_client_header(client, bearer) -> None:
 
 
 @pytest.mark.parametrize(
+    ("payload", "source_type"),
+    [(media.heic(640, 480), "image/heic"), (media.webp(500, 300, frames=2), "image/webp")],
+    ids=["heic", "animated-webp"],
+)
+async def test_heic_and_webp_uploads_are_re_encoded(client, bearer, payload: bytes, source_type: str) -> None:
+    response = await upload(client, bearer(), payload, filename="IMG_0001.jpg", content_type="image/jpeg")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["sourceType"], body["mimeType"], body["status"]) == (source_type, "image/webp", "ready")
+    assert len(body["blurhash"]) == 28
+    for variant in body["variants"]:
+        served = await client.get(variant["url"])
+        assert served.content[8:12] == b"WEBP"
+        assert b"NexgatePhone" not in served.content  # EXIF and GPS gone
+
+
+@pytest.mark.parametrize(
     ("payload", "detected"),
     [
         (media.SVG, "image/svg+xml"),
@@ -79,17 +96,24 @@ async def test_svg_html_zip_and_executables_refused(
 
 
 async def test_polyglot_payload_absent_from_all_blobs(client, bearer, settings) -> None:
-    before = blobs(settings)
-    payload = media.jpeg(900, 600) + media.HTML + media.zip_bytes()
-    response = await upload(client, bearer(), payload)
-    assert response.status_code == 201, response.text
-    new = blobs(settings) - before
-    assert len(new) == 2  # thumb and medium (900 px: never upscaled to large)
     root = settings.data_dir / "files"
-    for key in new:
-        data = (root / key).read_bytes()
-        assert b"<script>" not in data
-        assert b"PK\x03\x04" not in data
+    # A JPEG with HTML and a ZIP appended, and a GIF/JS polyglot (valid as both a GIF and a script).
+    for payload, source_type, variants in [
+        (media.jpeg(900, 600) + media.HTML + media.zip_bytes(), "image/jpeg", 2),
+        (media.gif(2) + media.GIF_JS_TAIL, "image/gif", 1),
+    ]:
+        before = blobs(settings)
+        response = await upload(client, bearer(), payload, filename="x.html", content_type="text/html")
+        assert response.status_code == 201, response.text
+        assert response.json()["sourceType"] == source_type
+        new = blobs(settings) - before
+        assert len(new) == variants  # thumb and medium (900 px: never upscaled to large)
+        for key in new:
+            data = (root / key).read_bytes()
+            assert data[8:12] == b"WEBP"
+            assert b"<script>" not in data
+            assert b"alert(" not in data
+            assert b"PK\x03\x04" not in data
 
 
 async def test_original_bytes_never_served(client, bearer, settings) -> None:
@@ -142,6 +166,7 @@ REFUSALS = {
     "bomb": (media.png_bomb(20_000, 20_000), "product_image", 422, "image_too_large"),
     "declared_huge": (media.png_header_only(50_000, 50_000), "product_image", 422, "image_too_large"),
     "unknown_purpose": (media.jpeg(), "wallpaper", 422, "unknown_purpose"),
+    "text_bomb": (media.png_with_text(b"A" * 64 * 1024 * 1024), "product_image", 422, "corrupt_media"),
 }
 
 
@@ -305,6 +330,14 @@ async def test_private_file_needs_signed_url_and_tampered_or_expired_is_403(clie
     # Another key with this signature is refused too.
     other = body["variants"][1]["url"].split("?")[0]
     assert (await client.get(f"{other}?{query}")).status_code == 403
+    # The owner's variant route redirects to a freshly signed URL, never cached.
+    redirect = await client.get(
+        f"/api/v1/files/{body['id']}/variants/thumb", headers=bearer(owner), follow_redirects=False
+    )
+    assert redirect.status_code == 302
+    assert redirect.headers["location"].startswith(f"{path}?exp=")
+    assert redirect.headers["cache-control"] == "private, no-store"
+    assert (await client.get(redirect.headers["location"])).content == served.content
 
 
 async def test_other_user_gets_404(client, bearer, runtime) -> None:
@@ -312,7 +345,9 @@ async def test_other_user_gets_404(client, bearer, runtime) -> None:
     private = (await upload(client, bearer(owner), media.jpeg(400, 300), "chat_attachment")).json()
     public = (await upload(client, bearer(owner), media.jpeg(400, 300), "post_media")).json()
     for headers in (bearer(stranger), {}):
-        assert (await client.get(f"/api/v1/files/{private['id']}", headers=headers)).status_code == 404
+        hidden = await client.get(f"/api/v1/files/{private['id']}", headers=headers)
+        assert hidden.status_code == 404
+        assert hidden.headers["x-content-type-options"] == "nosniff"  # errors too
         variant = await client.get(
             f"/api/v1/files/{private['id']}/variants/thumb", headers=headers, follow_redirects=False
         )
@@ -324,7 +359,9 @@ async def test_other_user_gets_404(client, bearer, runtime) -> None:
     # The stranger sees only their own usage and list.
     assert (await client.get("/api/v1/files/me/usage", headers=bearer(stranger))).json()["fileCount"] == 0
     assert (await client.get("/api/v1/files/me", headers=bearer(stranger))).json()["items"] == []
-    assert (await client.get("/api/v1/files/me/usage")).status_code == 401
+    anonymous = await client.get("/api/v1/files/me/usage")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["x-content-type-options"] == "nosniff"
     assert (await state(runtime, owner))["rows"] == 2
 
 
@@ -341,6 +378,8 @@ async def test_list_my_files_pages_newest_first(client, bearer) -> None:
     ).json()
     assert [f["id"] for f in rest["items"]] == [ids[0]]
     assert rest["nextCursor"] is None
+    avatars = (await client.get("/api/v1/files/me?purpose=avatar", headers=bearer(owner))).json()
+    assert [f["id"] for f in avatars["items"]] == [ids[0]]
     avatars = (await client.get("/api/v1/files/me?purpose=avatar", headers=bearer(owner))).json()
     assert [f["id"] for f in avatars["items"]] == [ids[0]]
 

@@ -141,6 +141,10 @@ class QuotaLedger(Protocol):
 
     async def usage(self, owner_id: uuid.UUID, *, quota_bytes: int) -> Usage: ...
 
+    async def forget(self, owner_id: uuid.UUID) -> None:
+        """Drop the user's ledger row: every later settle for them fails (an erased account)."""
+        ...
+
 
 class FileTransaction(Protocol):
     outbox: MessageOutbox
@@ -148,6 +152,10 @@ class FileTransaction(Protocol):
     async def add(self, file: StoredFile) -> None: ...
 
     async def get(self, file_id: uuid.UUID, *, for_update: bool = False) -> StoredFile | None: ...
+
+    async def get_many(self, file_ids: Sequence[uuid.UUID]) -> Sequence[StoredFile]:
+        """The files that exist among ``file_ids`` (in no particular order)."""
+        ...
 
     async def delete(self, file_id: uuid.UUID) -> bool: ...
 
@@ -204,6 +212,10 @@ class FileTransaction(Protocol):
 
     async def stale_sessions(self, created_before: datetime, limit: int) -> Sequence[UploadSession]: ...
 
+    async def open_sessions_of(self, owner_id: uuid.UUID) -> Sequence[UploadSession]:
+        """The user's sessions still waiting for their bytes (``open``)."""
+        ...
+
     async def begin_attempt(self, file_id: uuid.UUID) -> tuple[StoredFile, int] | None:
         """Count one processing attempt of a file still ``processing``; None if it is not."""
         ...
@@ -214,8 +226,9 @@ class FileTransaction(Protocol):
 
     async def fail_processing(self, file_id: uuid.UUID, code: str, detail: str) -> StoredFile | None: ...
 
-    async def purge_failed(self, updated_before: datetime) -> int:
-        """Delete ``failed`` rows last touched before ``updated_before``; how many."""
+    async def purge_failed(self, updated_before: datetime, limit: int) -> Sequence[StoredFile]:
+        """Delete up to ``limit`` ``failed`` rows (and their references) last touched before
+        ``updated_before``; the files deleted."""
         ...
 
 

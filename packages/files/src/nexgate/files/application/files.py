@@ -12,14 +12,20 @@ import contextlib
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nexgate.contracts.files import FileDeleted, MediaReady, MediaUploaded, VariantSnapshot
+from nexgate.contracts.files import (
+    FileDeleted,
+    MediaReady,
+    MediaUploaded,
+    PosterSnapshot,
+    VariantSnapshot,
+)
 from nexgate.files.domain import errors
-from nexgate.files.domain.files import Status, StoredFile, Variant, variant_key
+from nexgate.files.domain.files import POSTER_PREFIX, Status, StoredFile, Variant, variant_key
 from nexgate.files.domain.purposes import Kind, Purpose, Visibility, resolve_purpose
 from nexgate.files.ports import (
     BlobStore,
@@ -82,6 +88,20 @@ def check_upload_size(purpose: Purpose, size: int) -> None:
         raise errors.empty_file()
     if size > purpose.largest_limit:
         raise errors.file_too_large(purpose.largest_limit)
+
+
+async def pull(
+    blobs: BlobStore, key: str, target: Path, cap: int, too_large: Callable[[], Exception]
+) -> None:
+    """Copy an object to a local file, raising ``too_large()`` past ``cap`` bytes (the stat
+    that was checked before can be stale: the object may have been replaced since)."""
+    copied = 0
+    with target.open("wb") as out:
+        async for chunk in blobs.open(key):
+            copied += len(chunk)
+            if copied > cap:
+                raise too_large()
+            out.write(chunk)
 
 
 def new_workdir(tmp_dir: Path) -> Path:
@@ -289,6 +309,28 @@ def _clean_filename(filename: str | None) -> str | None:
 
 def media_ready(file: StoredFile, blobs: BlobStore) -> MediaReady:
     public = file.visibility is Visibility.PUBLIC
+
+    def snapshot(v: Variant) -> VariantSnapshot:
+        return VariantSnapshot(
+            name=v.name,
+            mime_type=v.mime_type,
+            width=v.width,
+            height=v.height,
+            size_bytes=v.size_bytes,
+            url=blobs.public_url(v.key) if public else None,
+        )
+
+    posters = [v for v in file.variants if v.name.startswith(POSTER_PREFIX)]
+    poster = None
+    if posters:
+        largest = max(posters, key=lambda v: v.width * v.height)
+        poster = PosterSnapshot(
+            width=largest.width,
+            height=largest.height,
+            blurhash=file.blurhash,
+            dominant_color=file.dominant_color,
+            variants=[snapshot(v) for v in posters],
+        )
     return MediaReady(
         file_id=file.id,
         owner_id=file.owner_id,
@@ -301,17 +343,8 @@ def media_ready(file: StoredFile, blobs: BlobStore) -> MediaReady:
         duration_ms=file.duration_ms,
         blurhash=file.blurhash,
         dominant_color=file.dominant_color,
-        variants=[
-            VariantSnapshot(
-                name=v.name,
-                mime_type=v.mime_type,
-                width=v.width,
-                height=v.height,
-                size_bytes=v.size_bytes,
-                url=blobs.public_url(v.key) if public else None,
-            )
-            for v in file.variants
-        ],
+        variants=[snapshot(v) for v in file.variants if not v.name.startswith(POSTER_PREFIX)],
+        poster=poster,
     )
 
 
@@ -380,13 +413,23 @@ async def _variant_url(file: StoredFile, name: str, deps: FilesDeps, ttl_s: int 
     return await deps.blobs.presign_get(variant.key, ttl, download_name=_download_name(file, variant))
 
 
-async def signed_url(*, file_id: uuid.UUID, name: str, ttl_s: int | None, deps: FilesDeps) -> str:
-    """For contexts that checked access themselves (chat: membership): no owner check here."""
+async def _ready_file(file_id: uuid.UUID, deps: FilesDeps) -> StoredFile:
     async with deps.store.transaction() as tx:
         file = await tx.get(file_id)
     if file is None or file.status is not Status.READY:
         raise errors.file_not_found()
-    return await _variant_url(file, name, deps, ttl_s)
+    return file
+
+
+async def signed_url(*, file_id: uuid.UUID, name: str, ttl_s: int | None, deps: FilesDeps) -> str:
+    """For contexts that checked access themselves (chat: membership): no owner check here."""
+    return await _variant_url(await _ready_file(file_id, deps), name, deps, ttl_s)
+
+
+async def signed_urls(*, file_id: uuid.UUID, ttl_s: int | None, deps: FilesDeps) -> dict[str, str]:
+    """Every variant's URL at once (a chat bubble wants the thumb and the full size)."""
+    file = await _ready_file(file_id, deps)
+    return {v.name: await _variant_url(file, v.name, deps, ttl_s) for v in file.variants}
 
 
 async def usage(*, actor_id: uuid.UUID, deps: FilesDeps) -> Usage:
@@ -467,6 +510,17 @@ async def delete_account_files(*, owner_id: uuid.UUID, deps: FilesDeps) -> int:
 
 
 @dataclass(frozen=True)
+class MediaVariant:
+    """One stored variant, without its URL (private ones need `signed_url`)."""
+
+    name: str
+    mime_type: str
+    width: int
+    height: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
 class MediaDescriptor:
     file_id: uuid.UUID
     owner_id: uuid.UUID
@@ -482,6 +536,8 @@ class MediaDescriptor:
     dominant_color: str | None
     #: Variant name -> URL; only public files have lasting URLs (private: ask for a signed one).
     urls: dict[str, str]
+    #: Every stored variant, smallest first (a video's poster frames are ``poster_<size>``).
+    variants: tuple[MediaVariant, ...] = ()
 
 
 def descriptor(file: StoredFile, blobs: BlobStore) -> MediaDescriptor:
@@ -500,6 +556,9 @@ def descriptor(file: StoredFile, blobs: BlobStore) -> MediaDescriptor:
         blurhash=file.blurhash,
         dominant_color=file.dominant_color,
         urls={v.name: blobs.public_url(v.key) for v in file.variants} if public else {},
+        variants=tuple(
+            MediaVariant(v.name, v.mime_type, v.width, v.height, v.size_bytes) for v in file.variants
+        ),
     )
 
 
@@ -507,6 +566,20 @@ async def describe(*, file_id: uuid.UUID, deps: FilesDeps) -> MediaDescriptor | 
     async with deps.store.transaction() as tx:
         file = await tx.get(file_id)
     return descriptor(file, deps.blobs) if file is not None else None
+
+
+#: The most ids one `describe_many` call looks up.
+DESCRIBE_MANY_MAX = 500
+
+
+async def describe_many(
+    *, file_ids: Sequence[uuid.UUID], deps: FilesDeps
+) -> dict[uuid.UUID, MediaDescriptor]:
+    if len(file_ids) > DESCRIBE_MANY_MAX:
+        raise errors.ValidationFailed(f"At most {DESCRIBE_MANY_MAX} files at once.", code="too_many_files")
+    async with deps.store.transaction() as tx:
+        found = await tx.get_many(file_ids)
+    return {file.id: descriptor(file, deps.blobs) for file in found}
 
 
 async def attach(

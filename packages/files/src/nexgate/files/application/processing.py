@@ -15,15 +15,14 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nexgate.contracts.files import MediaFailed
-from nexgate.files.application.files import FilesDeps, media_ready
+from nexgate.contracts.files import FileDeleted, MediaFailed
+from nexgate.files.application.files import FilesDeps, media_ready, pull
 from nexgate.files.domain import errors
 from nexgate.files.domain.files import Status, StoredFile, Variant, variant_key
 from nexgate.files.domain.purposes import Kind, resolve_purpose
 from nexgate.kernel.errors import DomainError
 
 MAX_ATTEMPTS = 3
-PULL_CHUNK = 64 * 1024
 
 
 def _attempt_dir(deps: FilesDeps, file_id: uuid.UUID, attempt: int) -> Path:
@@ -53,7 +52,7 @@ async def process_media(*, file_id: uuid.UUID, deps: FilesDeps) -> Status | None
         if file.source_key is None:
             await _fail(file, "corrupt_media", "The uploaded original is missing.", deps)
             return Status.FAILED
-        await _pull(file.source_key, source, file.size_bytes, deps)
+        await pull(deps.blobs, file.source_key, source, file.size_bytes, _larger_than_uploaded)
         purpose = resolve_purpose(deps.purposes, file.purpose)
         sniffed = deps.inspector.sniff(source)
         if sniffed.kind not in (Kind.VIDEO, Kind.AUDIO):
@@ -118,24 +117,24 @@ async def process_media(*, file_id: uuid.UUID, deps: FilesDeps) -> Status | None
 FAILED_KEPT = timedelta(days=7)
 
 
-async def purge_failed(deps: FilesDeps, *, now: datetime | None = None) -> int:
-    """A failed file keeps only its row (for the client to read the error), for 7 days."""
+async def purge_failed(deps: FilesDeps, *, now: datetime | None = None, batch: int = 500) -> int:
+    """A failed file keeps only its row (for the client to read the error), for 7 days; its
+    deletion is published like any other (``orphan``: nobody can use a failed file)."""
     async with deps.store.transaction() as tx:
-        return await tx.purge_failed((now or deps.clock.now()) - FAILED_KEPT)
+        purged = await tx.purge_failed((now or deps.clock.now()) - FAILED_KEPT, batch)
+        for file in purged:
+            await tx.outbox.add(
+                FileDeleted(file_id=file.id, owner_id=file.owner_id, purpose=file.purpose, reason="orphan")
+            )
+    return len(purged)
 
 
 class _Gone(Exception):
     """The file stopped being ``processing`` under us (deleted)."""
 
 
-async def _pull(key: str, target: Path, cap: int, deps: FilesDeps) -> None:
-    copied = 0
-    with target.open("wb") as out:
-        async for chunk in deps.blobs.open(key):
-            copied += len(chunk)
-            if copied > cap:
-                raise errors.corrupt_media("The stored original is larger than uploaded.")
-            out.write(chunk)
+def _larger_than_uploaded() -> DomainError:
+    return errors.corrupt_media("The stored original is larger than uploaded.")
 
 
 async def _fail(file: StoredFile, code: str, detail: str, deps: FilesDeps) -> None:

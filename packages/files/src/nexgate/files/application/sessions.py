@@ -19,7 +19,9 @@ from nexgate.files.application.files import (
     FilesDeps,
     FileView,
     check_upload_size,
+    delete_account_files,
     new_workdir,
+    pull,
     reserve,
     upload,
     view,
@@ -36,8 +38,6 @@ from nexgate.files.domain.sessions import (
 )
 from nexgate.kernel.errors import Conflict, DomainError, ValidationFailed
 from nexgate.kernel.ids import new_id
-
-PULL_CHUNK = 64 * 1024
 
 
 class UploadExpired(DomainError):
@@ -165,7 +165,7 @@ async def complete(*, upload_id: uuid.UUID, actor_id: uuid.UUID, deps: FilesDeps
                     code="size_mismatch",
                     extra={"declaredBytes": session.size_bytes, "receivedBytes": stat.size},
                 )
-            await _pull(session.key, source, session.size_bytes, deps)
+            await pull(deps.blobs, session.key, source, session.size_bytes, _larger_than_declared)
         except BaseException:
             await _abort(session, deps, release=True)
             raise
@@ -202,15 +202,8 @@ async def _completed_view(file_id: uuid.UUID, deps: FilesDeps) -> FileView:
     return await view(file, deps.blobs, deps.limits.signed_url_ttl_s, reveal_private=True)
 
 
-async def _pull(key: str, target: Path, cap: int, deps: FilesDeps) -> None:
-    """Copy the object to a local file, never more than ``cap`` bytes."""
-    copied = 0
-    with target.open("wb") as out:
-        async for chunk in deps.blobs.open(key):
-            copied += len(chunk)
-            if copied > cap:
-                raise ValidationFailed("The uploaded object is larger than declared.", code="size_mismatch")
-            out.write(chunk)
+def _larger_than_declared() -> ValidationFailed:
+    return ValidationFailed("The uploaded object is larger than declared.", code="size_mismatch")
 
 
 async def _abort(session: UploadSession, deps: FilesDeps, *, release: bool) -> bool:
@@ -232,6 +225,22 @@ async def abort(*, upload_id: uuid.UUID, actor_id: uuid.UUID, deps: FilesDeps) -
     if session.status is SessionStatus.COMPLETING:
         raise Conflict("This upload is being completed.", code="upload_in_progress")
     await _abort(session, deps, release=True)
+
+
+async def erase_account(*, owner_id: uuid.UUID, deps: FilesDeps) -> int:
+    """``auth.user_deleted.v1``: everything of the user goes now; how many files were deleted.
+
+    The quota ledger row goes first: an upload or a transcode of theirs still running can
+    then never settle, so it fails and cleans up after itself instead of committing a file
+    after the erasure. Open upload sessions end at once (objects deleted), not at the
+    sweep, and every file is deleted, references or not.
+    """
+    await deps.quota.forget(owner_id)
+    async with deps.store.transaction() as tx:
+        found = await tx.open_sessions_of(owner_id)
+    for session in found:
+        await _abort(session, deps, release=False)
+    return await delete_account_files(owner_id=owner_id, deps=deps)
 
 
 async def sweep_sessions(deps: FilesDeps, *, now: datetime | None = None, batch: int = 200) -> int:

@@ -9,6 +9,9 @@ from enum import StrEnum
 
 from nexgate.files.domain.purposes import Kind, Visibility
 
+#: A video's poster frame is stored as image variants named ``poster_<size>``.
+POSTER_PREFIX = "poster_"
+
 
 class Status(StrEnum):
     UPLOADED = "uploaded"

@@ -1,6 +1,6 @@
 """Purposes: what an upload is for decides its kinds, visibility, limits and variants.
 
-Other contexts add purposes by setting (``NEXGATE_FILES_PURPOSES``), not by code; the
+Other contexts add purposes by setting (``NEXGATE_FILES_EXTRA_PURPOSES``), not by code; the
 defaults below are the table of the files README.
 """
 

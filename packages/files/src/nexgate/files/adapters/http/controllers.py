@@ -12,12 +12,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
-from litestar.datastructures import ResponseHeader
+from litestar.datastructures import MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 from litestar.response import Redirect, Stream
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from nexgate.files.adapters.http.schemas import (
     FileOut,
@@ -40,10 +41,24 @@ from nexgate.kernel.pagination import CursorCodec, Page, validate_limit
 from nexgate.kernel.security.principal import Principal
 
 _CURSOR_TYPES = (datetime, uuid.UUID)
-NOSNIFF = [ResponseHeader(name="X-Content-Type-Options", value="nosniff")]
 COPY_CHUNK = 64 * 1024
 #: Multipart framing and the purpose field around the file part.
 MULTIPART_SLACK = 64 * 1024
+
+
+def nosniff(app: ASGIApp) -> ASGIApp:
+    """Every answer of these routes, problem+json errors included, carries ``nosniff``
+    (``response_headers`` would miss the responses built by exception handlers)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await app(scope, receive, send_nosniff)
+
+    return middleware
 
 
 def refuse_encoded_bodies(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -72,7 +87,7 @@ def build_controllers(direct_limit: int, session_limit: int) -> list[type[Contro
     class FileController(Controller):
         path = "/api/v1/files"
         tags = ["files"]
-        response_headers = NOSNIFF
+        middleware = [nosniff]
 
         @post(
             "/",
@@ -193,7 +208,7 @@ def build_controllers(direct_limit: int, session_limit: int) -> list[type[Contro
 
         path = "/media"
         tags = ["files"]
-        response_headers = NOSNIFF
+        middleware = [nosniff]
         include_in_schema = False
 
         @get("/{key:path}", summary="Serve a stored variant")
@@ -229,7 +244,7 @@ def build_controllers(direct_limit: int, session_limit: int) -> list[type[Contro
     class UploadSessionController(Controller):
         path = "/api/v1/files/uploads"
         tags = ["files"]
-        response_headers = NOSNIFF
+        middleware = [nosniff]
 
         @post(
             "/",

@@ -23,6 +23,7 @@ import ffmpeg
 
 from nexgate.files.adapters.media.images import process_image_sync
 from nexgate.files.domain import errors
+from nexgate.files.domain.files import POSTER_PREFIX
 from nexgate.files.domain.purposes import Kind, Purpose
 from nexgate.files.ports import ProcessedMedia, ProcessedVariant, Sniffed
 from nexgate.kernel.errors import ValidationFailed
@@ -349,7 +350,7 @@ def process_av_sync(
     result.blurhash, result.dominant_color = image.blurhash, image.dominant_color
     result.variants.extend(
         ProcessedVariant(
-            name=f"poster_{v.name}",
+            name=f"{POSTER_PREFIX}{v.name}",
             path=v.path,
             mime_type=v.mime_type,
             extension=v.extension,

@@ -9,8 +9,8 @@ from nexgate.contracts.auth import UserDeleted
 from nexgate.contracts.files import MediaUploaded
 from nexgate.files.adapters.sql.models import tables
 from nexgate.files.adapters.wiring import deps_for
-from nexgate.files.application.files import delete_account_files
 from nexgate.files.application.processing import process_media
+from nexgate.files.application.sessions import erase_account
 from nexgate.kernel.messaging.consumer import consumer
 from nexgate.kernel.runtime import Runtime
 
@@ -28,7 +28,8 @@ def build_router(runtime: Runtime) -> RabbitRouter:
 
     @consumer(router, wiring)
     async def on_user_deleted(message: UserDeleted, session: AsyncSession) -> None:
-        """An erased account: delete every file of the user (``file_deleted`` reason ``account_deleted``)."""
-        await delete_account_files(owner_id=message.user_id, deps=deps_for(runtime))
+        """An erased account: its quota, open upload sessions and every file (``file_deleted``
+        reason ``account_deleted``, references or not) go at once."""
+        await erase_account(owner_id=message.user_id, deps=deps_for(runtime))
 
     return router

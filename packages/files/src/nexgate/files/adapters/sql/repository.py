@@ -105,6 +105,19 @@ class SqlFileTransaction:
             return None
         return _to_file(row, await self.count_references(file_id))
 
+    async def get_many(self, file_ids: Sequence[uuid.UUID]) -> Sequence[StoredFile]:
+        if not file_ids:
+            return []
+        wanted = list(dict.fromkeys(file_ids))
+        rows = (await self._session.execute(sa.select(files).where(files.c.id.in_(wanted)))).all()
+        referenced = await self._session.execute(
+            sa.select(file_refs.c.file_id, sa.func.count())
+            .where(file_refs.c.file_id.in_(wanted))
+            .group_by(file_refs.c.file_id)
+        )
+        counts = {file_id: int(count) for file_id, count in referenced}
+        return [_to_file(row, counts.get(row.id, 0)) for row in rows]
+
     async def delete(self, file_id: uuid.UUID) -> bool:
         await self._session.execute(sa.delete(file_refs).where(file_refs.c.file_id == file_id))
         result = await self._session.execute(
@@ -254,13 +267,25 @@ class SqlFileTransaction:
         ).first()
         return _to_file(row) if row else None
 
-    async def purge_failed(self, updated_before: datetime) -> int:
-        result = await self._session.execute(
-            sa.delete(files)
+    async def purge_failed(self, updated_before: datetime, limit: int) -> Sequence[StoredFile]:
+        doomed = (
+            sa.select(files.c.id)
             .where(files.c.status == Status.FAILED.value, files.c.updated_at < updated_before)
-            .returning(files.c.id)
+            .order_by(files.c.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
-        return len(result.all())
+        rows = (
+            await self._session.execute(sa.delete(files).where(files.c.id.in_(doomed)).returning(*files.c))
+        ).all()
+        purged = [_to_file(row) for row in rows]
+        if purged:
+            # A video attached while it was still processing keeps references after failing.
+            await self._session.execute(
+                sa.delete(file_refs).where(file_refs.c.file_id.in_([f.id for f in purged]))
+            )
+        return purged
 
     async def existing_ids(self, file_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         if not file_ids:
@@ -321,6 +346,15 @@ class SqlFileTransaction:
             .order_by(upload_sessions.c.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
+        )
+        return [_to_session(row) for row in rows]
+
+    async def open_sessions_of(self, owner_id: uuid.UUID) -> Sequence[UploadSession]:
+        rows = await self._session.execute(
+            sa.select(upload_sessions).where(
+                upload_sessions.c.owner_id == owner_id,
+                upload_sessions.c.status == SessionStatus.OPEN.value,
+            )
         )
         return [_to_session(row) for row in rows]
 
@@ -391,6 +425,10 @@ class SqlQuotaLedger:
                 .where(quotas.c.owner_id == owner_id)
                 .values(reserved_bytes=sa.func.greatest(quotas.c.reserved_bytes - size, 0))
             )
+
+    async def forget(self, owner_id: uuid.UUID) -> None:
+        async with self._database.sessions() as session, session.begin():
+            await session.execute(sa.delete(quotas).where(quotas.c.owner_id == owner_id))
 
     async def usage(self, owner_id: uuid.UUID, *, quota_bytes: int) -> Usage:
         async with self._database.sessions() as session:

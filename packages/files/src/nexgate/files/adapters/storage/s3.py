@@ -7,6 +7,7 @@ only through presigned GETs.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,24 @@ from nexgate.files.ports import BlobStat
 
 CHUNK = 64 * 1024
 IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _public_read(bucket: str) -> str:
+    """Anyone may GET an object of the public bucket (served as is or behind a CDN); nobody
+    may list it, and the private bucket gets no policy at all (presigned GETs only)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["*"]},
+                    "Action": ["s3:GetObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+    )
 
 
 class S3BlobStore:
@@ -64,6 +83,10 @@ class S3BlobStore:
                     except S3Error as exc:
                         if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                             raise
+                        continue
+                    if bucket == self._public:
+                        # Only a bucket we created: an operator's own policy is left alone.
+                        self._client.set_bucket_policy(bucket, _public_read(bucket))
             self._ready = True
 
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
