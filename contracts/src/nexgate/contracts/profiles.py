@@ -30,7 +30,6 @@ class ProfileCreated(Contract, tag="profiles.profile_created.v1", kw_only=True):
     is_private: bool
     deactivated: bool
     version: int
-    #: The trust score is not computed yet (formula pending): null until it is.
     trust_score: int | None = None
     trust_level: str | None = None
 
@@ -114,3 +113,12 @@ class PrivacySettingsChanged(Contract, tag="profiles.privacy_settings_changed.v1
     who_can_mention: str
     show_activity: bool
     version: int
+
+
+class TrustScoreChanged(Contract, tag="profiles.trust_score_changed.v1", kw_only=True):
+    """The integer trust score changed (formula ``formulaVersion``)."""
+
+    user_id: uuid.UUID
+    score: int
+    level: str
+    formula_version: int

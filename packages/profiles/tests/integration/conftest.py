@@ -6,14 +6,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import pytest
 import sqlalchemy as sa
 
-from nexgate.contracts import contract_for
-from nexgate.kernel.runtime import Runtime
+from nexgate.contracts import Contract, contract_for
+from nexgate.kernel.clock import FixedClock
+from nexgate.kernel.messaging.relay import broker_publisher
+from nexgate.kernel.runtime import Runtime, build_runtime
 from nexgate.profiles.adapters.sql.models import follows, profiles, tables
 from nexgate.profiles.bootstrap import context as profiles_context
 
@@ -95,3 +98,57 @@ async def worker(settings, runtime) -> AsyncIterator[Any]:
     worker = build_worker(settings, runtime=runtime, contexts=[profiles_context])
     yield worker
     await worker.stop()
+
+
+@pytest.fixture
+async def client(settings, contexts) -> AsyncIterator[Any]:
+    """The api hosting only profiles and files (the avatar's context): these tests do not
+    depend on the state of unrelated contexts."""
+    from litestar.testing import AsyncTestClient
+
+    from nexgate.api.asgi import create_app
+
+    app = create_app(settings, contexts=[contexts["profiles"], contexts["files"]])
+    async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def publish(worker, runtime) -> Callable[[Contract], Awaitable[None]]:
+    """Start the profiles worker on the real broker; ``await publish(message)`` sends a contract
+    to its producer's exchange, as that producer's relay would."""
+    await worker.broker.start()
+    await worker.start_background()
+    send = broker_publisher(worker.broker, runtime.naming)
+
+    async def publish_one(message: Contract) -> None:
+        await send(
+            context=message.publisher_context(),
+            tag=message.tag(),
+            message_id=str(message.id),
+            body=msgspec.json.encode(message),
+        )
+
+    return publish_one
+
+
+@pytest.fixture
+async def inbox_count(runtime) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        async with runtime.database().sessions() as session:
+            return await session.scalar(sa.select(sa.func.count()).select_from(tables.inbox))
+
+    return count
+
+
+@pytest.fixture
+async def timed_client(settings, contexts) -> AsyncIterator[tuple[Any, FixedClock]]:
+    """(client, clock): the profiles api on a clock the test moves."""
+    from litestar.testing import AsyncTestClient
+
+    from nexgate.api.asgi import create_app
+
+    clock = FixedClock(datetime(2026, 6, 1, 9, tzinfo=UTC))
+    app = create_app(settings, runtime=build_runtime(settings, clock=clock), contexts=[contexts["profiles"]])
+    async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client, clock

@@ -82,22 +82,40 @@ async def test_blocked_user_gets_404_and_cannot_follow(client, user) -> None:
     assert (await client.post(f"{P}/{blocker}/follow", headers=d)).json() == {"state": "following"}
 
 
-async def test_block_hides_both_ways_in_lists(client, user) -> None:
+async def test_block_hides_both_ways_in_search_and_lists(client, user) -> None:
     hub, h = await user()
     blocker, k = await user()
     blocked, d = await user()
+    for headers, name in ((h, "hub.tz"), (k, "hub.blocker"), (d, "hub.blocked")):
+        assert (
+            await client.put(f"{P}/me/username", json={"username": name}, headers=headers)
+        ).status_code == 200
     for headers in (k, d):
         await client.post(f"{P}/{hub}/follow", headers=headers)
+    await client.post(f"{P}/{hub}/follow", headers=k)
+    await client.post(f"{P}/{blocker}/follow", headers=h)
     await client.post(f"{P}/{blocked}/block", headers=k)
 
-    async def followers_seen_by(headers: dict[str, str]) -> set[str]:
-        return {
-            i["userId"] for i in (await client.get(f"{P}/{hub}/followers", headers=headers)).json()["items"]
-        }
+    async def listed(path: str, headers: dict[str, str]) -> set[str]:
+        response = await client.get(f"{P}/{path}", headers=headers)
+        assert response.status_code == 200, response.text
+        return {i["userId"] for i in response.json()["items"]}
 
-    assert await followers_seen_by(k) == {str(blocker)}
-    assert await followers_seen_by(d) == {str(blocked)}
-    assert await followers_seen_by(h) == {str(blocker), str(blocked)}
+    async def found(headers: dict[str, str]) -> set[str]:
+        response = await client.get(f"{P}/search", params={"q": "hub"}, headers=headers)
+        return {i["userId"] for i in response.json()["items"]}
+
+    # Neither sees the other in a third user's lists, nor in search ...
+    assert await listed(f"{hub}/followers", k) == {str(blocker)}
+    assert await listed(f"{hub}/followers", d) == {str(blocked)}
+    assert await found(k) == {str(hub), str(blocker)}
+    assert await found(d) == {str(hub), str(blocked)}
+    # ... in either direction (the hub's following list as the blocked user sees it).
+    assert await listed(f"{hub}/following", d) == set()
+    assert await listed(f"{hub}/following", h) == {str(blocker)}
+    # Everyone else sees both.
+    assert await listed(f"{hub}/followers", h) == {str(blocker), str(blocked)}
+    assert await found(h) == {str(hub), str(blocker), str(blocked)}
 
 
 async def test_block_racing_a_follow_ends_with_no_edge(user, runtime) -> None:
@@ -189,7 +207,44 @@ async def test_facade_snapshots(client, user, runtime) -> None:
     assert await api.followers_of(runtime, a) == []
 
 
-async def test_other_user_gets_404_or_403(client, user) -> None:
+async def test_facade_can_message_and_can_mention(client, user, runtime) -> None:
+    """whoCanMessage / whoCanMention as chat and social will ask, with blocks on top."""
+    rec, hr = await user()
+    friend, hf = await user()
+    stranger, _ = await user()
+    await client.post(f"{P}/{friend}/follow", headers=hr)  # the recipient follows `friend`
+
+    async def message(sender):
+        permission = await api.can_message(runtime, sender, rec)
+        return (permission.allowed, permission.needs_request)
+
+    # everyone: people the recipient follows get through; strangers land in requests.
+    assert await message(friend) == (True, False)
+    assert await message(stranger) == (True, True)
+    assert await api.can_mention(runtime, stranger, rec) is True
+
+    async def settings(audience: str) -> None:
+        body = {"whoCanMessage": audience, "whoCanMention": audience}
+        assert (await client.patch(f"{P}/me/settings/privacy", json=body, headers=hr)).status_code == 200
+
+    await settings("people_i_follow")
+    assert await message(friend) == (True, False)
+    assert await message(stranger) == (False, False)
+    assert await api.can_mention(runtime, friend, rec) is True
+    assert await api.can_mention(runtime, stranger, rec) is False
+    await settings("nobody")
+    assert await message(friend) == (False, False)
+    assert await api.can_mention(runtime, friend, rec) is False
+    await settings("everyone")
+    # A block either way shuts both doors, whatever the settings.
+    await client.post(f"{P}/{rec}/block", headers=hf)
+    assert await message(friend) == (False, False)
+    assert await api.can_mention(runtime, friend, rec) is False
+    assert await api.can_mention(runtime, rec, friend) is False
+    assert await message(uuid.uuid4()) == (False, False)
+
+
+async def test_other_user_gets_404_or_403(client, user, bearer) -> None:
     """Every {userId}/{requesterId} route, called by someone with no right to it."""
     owner, o = await user(private=True)
     requester, r = await user()
@@ -198,15 +253,35 @@ async def test_other_user_gets_404_or_403(client, user) -> None:
     # Approving, rejecting, removing: scoped to the caller, so another's request is not found.
     for verb in ("approve", "reject"):
         response = await client.post(f"{P}/me/follow-requests/{requester}/{verb}", headers=stranger)
-        assert response.status_code == 404, verb
+        assert (response.status_code, response.json()["code"]) == (404, "follow_request_not_found"), verb
     assert (await client.delete(f"{P}/me/followers/{requester}", headers=stranger)).status_code == 404
-    # Private lists: 403.
+    # Private lists: 403; the header and the trust points stay public.
     for kind in ("followers", "following"):
-        assert (await client.get(f"{P}/{owner}/{kind}", headers=stranger)).status_code == 403
+        response = await client.get(f"{P}/{owner}/{kind}", headers=stranger)
+        assert (response.status_code, response.json()["code"]) == (403, "private_account")
+    assert (await client.get(f"{P}/{owner}", headers=stranger)).status_code == 200
+    assert "inputs" not in (await client.get(f"{P}/{owner}/trust", headers=stranger)).json()
+    # Deletes on someone else's edge change nothing of theirs (they act on the caller's own edge).
+    for path in (f"{P}/{owner}/follow", f"{P}/{owner}/block", f"{P}/{owner}/mute"):
+        assert (await client.delete(path, headers=stranger)).status_code == 204, path
+    # A blocked user: 404 on every {userId} route of the blocker.
+    await client.post(f"{P}/{requester}/block", headers=o)
+    for method, path in (
+        ("get", f"{P}/{owner}"),
+        ("get", f"{P}/{owner}/trust"),
+        ("get", f"{P}/{owner}/followers"),
+        ("get", f"{P}/{owner}/following"),
+        ("post", f"{P}/{owner}/follow"),
+    ):
+        assert (await getattr(client, method)(path, headers=r)).status_code == 404, path
+    assert (await client.post(f"{P}/{owner}/mute", json={}, headers=r)).status_code == 404
+    await client.delete(f"{P}/{requester}/block", headers=o)
+    await client.post(f"{P}/{owner}/follow", headers=r)
     # Unknown user ids: 404 everywhere.
     ghost = uuid.uuid4()
     for method, path in (
         ("get", f"{P}/{ghost}"),
+        ("get", f"{P}/{ghost}/trust"),
         ("get", f"{P}/{ghost}/followers"),
         ("get", f"{P}/{ghost}/following"),
         ("post", f"{P}/{ghost}/follow"),
@@ -217,5 +292,6 @@ async def test_other_user_gets_404_or_403(client, user) -> None:
     # Nothing changed for the owner.
     incoming = (await client.get(f"{P}/me/follow-requests", headers=o)).json()["items"]
     assert [i["userId"] for i in incoming] == [str(requester)]
-    # No route without a token.
-    assert (await client.get(f"{P}/{owner}")).status_code == 401
+    # No route without a token (availability is the one public route).
+    for path in (f"{P}/{owner}", f"{P}/{owner}/trust", f"{P}/search?q=ab", f"{P}/me"):
+        assert (await client.get(path)).status_code == 401, path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import aio_pika
 import msgspec
 import sqlalchemy as sa
 
@@ -134,38 +135,51 @@ async def test_account_deleted_erases_profile_and_publishes_profile_deleted(
 
 
 async def test_contracts_published_for_every_relation_change(
-    client, user, runtime, worker, wait_until, messages
+    client, user, settings, runtime, worker, wait_until, messages
 ) -> None:
-    """Every relation change leaves its message in the outbox, and the relay delivers them all."""
-    a, ha = await user()
-    b, hb = await user(private=True)
-    await client.post(f"{P}/{b}/follow", headers=ha)  # follow_requested
-    await client.post(f"{P}/me/follow-requests/{a}/approve", headers=hb)  # follow_created
-    await client.delete(f"{P}/me/followers/{a}", headers=hb)  # follow_removed
-    await client.post(f"{P}/{b}/follow", headers=ha)
-    await client.post(f"{P}/me/follow-requests/{a}/reject", headers=hb)  # follow_request_withdrawn
-    await client.post(f"{P}/{a}/mute", json={}, headers=hb)  # mute_created
-    await client.delete(f"{P}/{a}/mute", headers=hb)  # mute_removed
-    await client.post(f"{P}/{a}/block", headers=hb)  # block_created
-    await client.delete(f"{P}/{a}/block", headers=hb)  # block_removed
-    await client.patch(f"{P}/me/settings/privacy", json={"whoCanMessage": "nobody"}, headers=hb)
-    tags = {m.tag() for m in await messages()}
-    assert tags == {
-        "profiles.profile_created.v1", "profiles.profile_updated.v1", "profiles.follow_requested.v1",
-        "profiles.follow_created.v1", "profiles.follow_removed.v1", "profiles.follow_request_withdrawn.v1",
-        "profiles.mute_created.v1", "profiles.mute_removed.v1", "profiles.block_created.v1",
-        "profiles.block_removed.v1", "profiles.privacy_settings_changed.v1",
-    }  # fmt: skip
-    await worker.broker.start()
-    await worker.start_background()
+    """Every relation change leaves its message in the outbox, and the relay delivers each one
+    to a consumer bound on the real broker, as its own message."""
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            runtime.naming.exchange("profiles"), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key="profiles.#")
 
-    async def relayed() -> bool:
-        async with runtime.database().sessions() as session:
-            pending = await session.scalar(
-                sa.select(sa.func.count())
-                .select_from(tables.outbox)
-                .where(tables.outbox.c.published_at.is_(None))
-            )
-        return pending == 0
+        a, ha = await user()
+        b, hb = await user(private=True)
+        await client.post(f"{P}/{b}/follow", headers=ha)  # follow_requested
+        await client.post(f"{P}/me/follow-requests/{a}/approve", headers=hb)  # follow_created
+        await client.delete(f"{P}/me/followers/{a}", headers=hb)  # follow_removed
+        await client.post(f"{P}/{b}/follow", headers=ha)
+        await client.post(f"{P}/me/follow-requests/{a}/reject", headers=hb)  # follow_request_withdrawn
+        await client.post(f"{P}/{a}/mute", json={}, headers=hb)  # mute_created
+        await client.delete(f"{P}/{a}/mute", headers=hb)  # mute_removed
+        await client.post(f"{P}/{a}/block", headers=hb)  # block_created
+        await client.delete(f"{P}/{a}/block", headers=hb)  # block_removed
+        await client.patch(f"{P}/me/settings/privacy", json={"whoCanMessage": "nobody"}, headers=hb)
+        written = await messages()
+        facts = (
+            "profile_created profile_updated follow_requested follow_created follow_removed"
+            " follow_request_withdrawn mute_created mute_removed block_created block_removed"
+            " privacy_settings_changed"
+        )
+        expected = {f"profiles.{fact}.v1" for fact in facts.split()}
+        assert {m.tag() for m in written} == expected
+        await worker.broker.start()
+        await worker.start_background()
 
-    await wait_until(relayed)
+        received: dict[str, str] = {}
+
+        async def all_delivered() -> bool:
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                assert message.message_id not in received, "delivered twice"
+                received[str(message.message_id)] = message.routing_key or ""
+            return len(received) >= len(written)
+
+        await wait_until(all_delivered)
+        assert received == {str(m.id): m.tag() for m in written}
+    finally:
+        await connection.close()

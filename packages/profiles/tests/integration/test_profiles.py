@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from PIL import Image
 
+from nexgate.contracts.files import FileDeleted, MediaReady, VariantSnapshot
 from nexgate.contracts.profiles import ProfileCreated, ProfileUpdated
+from nexgate.files.adapters.sql.models import file_refs
 from nexgate.kernel.clock import SystemClock
 from nexgate.kernel.runtime import Runtime
 from nexgate.kernel.sql.outbox import SqlOutbox
@@ -56,6 +60,10 @@ async def test_profile_created_from_registration_or_first_get_exactly_once(
     assert me["displayName"] == "Amina Juma"
     assert me["emailVerified"] is True
     assert me["username"] == responses[0].json()["username"]
+    # The account's age counts from registration (2026-01-01 here), and the trust with it.
+    assert me["joinedAt"].startswith("2026-01-01")
+    assert me["trust"]["inputs"]["emailVerified"] is True
+    assert me["trust"]["score"] >= 10
 
     # Registration first, concurrently with itself and a GET /me: still one row.
     second = uuid.uuid4()
@@ -136,21 +144,138 @@ async def test_mass_assignment_fields_rejected(client, user) -> None:
     assert me["emailVerified"] is False
 
 
-async def test_avatar_is_a_file_id_not_a_url(client, user) -> None:
-    _, headers = await user()
+def png(color: str = "red", size: int = 64) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def upload(client, headers: dict[str, str], purpose: str = "avatar", color: str = "red") -> str:
+    done = await client.post(
+        "/api/v1/files",
+        files={"file": ("me.png", png(color), "image/png")},
+        data={"purpose": purpose},
+        headers=headers,
+    )
+    assert done.status_code == 201, done.text
+    return done.json()["id"]
+
+
+async def references(runtime: Runtime, file_id: str) -> list[str]:
+    async with runtime.database().sessions() as session:
+        stmt = sa.select(file_refs.c.ref).where(file_refs.c.file_id == uuid.UUID(file_id))
+        return list((await session.scalars(stmt)).all())
+
+
+async def test_avatar_goes_through_the_files_context(client, user, runtime) -> None:
+    me, headers = await user()
+    _, other = await user()
+    # Never a URL; always a file id.
     for bad in ({"fileId": "https://evil.example/a.png"}, {"url": "https://evil.example/a.png"}, {}):
         response = await client.put(f"{ME}/avatar", json=bad, headers=headers)
         assert response.status_code in (400, 422), response.text
-    file_id = uuid.uuid4()
-    done = await client.put(f"{ME}/avatar", json={"fileId": str(file_id)}, headers=headers)
-    assert done.status_code == 200
-    assert done.json()["avatar"] == {
-        "fileId": str(file_id),
-        "url": None,
-        "blurhash": None,
-    }
+    # Someone else's file, a file uploaded for another purpose, or no such file: 422.
+    for file_id in (
+        await upload(client, other),
+        await upload(client, headers, purpose="product_image"),
+        str(uuid.uuid4()),
+    ):
+        refused = await client.put(f"{ME}/avatar", json={"fileId": file_id}, headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_avatar_file"), file_id
+
+    first = await upload(client, headers)
+    done = await client.put(f"{ME}/avatar", json={"fileId": first}, headers=headers)
+    assert done.status_code == 200, done.text
+    avatar = done.json()["avatar"]
+    assert avatar["fileId"] == first
+    assert avatar["url"]
+    assert avatar["blurhash"]
+    assert await references(runtime, first) == [f"profiles:avatar:{me}"]
+    # A new avatar detaches the previous file; deleting detaches the current one.
+    second = await upload(client, headers, color="blue")
+    assert (await client.put(f"{ME}/avatar", json={"fileId": second}, headers=headers)).status_code == 200
+    assert await references(runtime, first) == []
+    assert await references(runtime, second) == [f"profiles:avatar:{me}"]
     assert (await client.delete(f"{ME}/avatar", headers=headers)).status_code == 204
     assert (await client.get(ME, headers=headers)).json()["avatar"] is None
+    assert await references(runtime, second) == []
+
+
+async def test_pending_avatar_shown_on_media_ready_and_cleared_on_file_deleted(
+    client, user, runtime, publish, inbox_count, wait_until
+) -> None:
+    me, headers = await user()
+    shown, pending = uuid.uuid4(), uuid.uuid4()
+    async with runtime.database().sessions() as session, session.begin():
+        await SqlProfileStore(session).update(
+            me, datetime.now(UTC), avatar_file_id=shown, avatar_url="https://cdn.example/old.png",
+            avatar_pending_file_id=pending,
+        )  # fmt: skip
+    other = MediaReady(file_id=uuid.uuid4(), owner_id=me, purpose="post_media", kind="image",
+                       visibility="public", mime_type="image/png")  # fmt: skip
+    ready = MediaReady(
+        file_id=pending, owner_id=me, purpose="avatar", kind="image", visibility="public",
+        mime_type="image/webp", blurhash="LKO2?U%2Tw=w",
+        variants=[VariantSnapshot(name="medium", mime_type="image/webp", width=256, height=256,
+                                  size_bytes=1000, url="https://cdn.example/new-256.webp")],
+    )  # fmt: skip
+    await publish(other)
+    await publish(ready)
+    await publish(ready)
+
+    async def handled(n: int):
+        async def check() -> bool:
+            return await inbox_count() == n
+
+        return check
+
+    await wait_until(await handled(2))
+    me_now = (await client.get(ME, headers=headers)).json()
+    assert me_now["avatar"] == {
+        "fileId": str(pending), "url": "https://cdn.example/new-256.webp", "blurhash": "LKO2?U%2Tw=w"
+    }  # fmt: skip
+    assert me_now["avatarPendingFileId"] is None
+    await publish(FileDeleted(file_id=pending, owner_id=me, purpose="avatar", reason="moderation"))
+    await wait_until(await handled(3))
+    assert (await client.get(ME, headers=headers)).json()["avatar"] is None
+
+
+async def test_location_and_links(client, user) -> None:
+    _, headers = await user()
+    links = [{"url": "https://duka.example/shop", "title": "My shop"}, {"url": "http://blog.example"}]
+    done = await client.patch(
+        ME, json={"location": {"label": "Arusha", "countryCode": "tz"}, "links": links}, headers=headers
+    )
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["location"] == {"label": "Arusha", "countryCode": "TZ"}
+    assert body["links"] == [
+        {"url": "https://duka.example/shop", "title": "My shop"},
+        {"url": "http://blog.example", "title": None},
+    ]
+    # Absent leaves it; null clears it.
+    assert (await client.patch(ME, json={"bio": "x"}, headers=headers)).json()["location"][
+        "label"
+    ] == "Arusha"
+    assert (await client.patch(ME, json={"location": None}, headers=headers)).json()["location"] is None
+    for bad in (
+        "javascript:alert(1)",
+        "https://user:pw@duka.example/",
+        "https://user@duka.example/",
+        "ftp://duka.example/file",
+        "https://duka.example/" + "a" * 200,
+        "https://",
+        "data:text/html,hi",
+        "https://duka.example/a b",
+    ):
+        response = await client.patch(ME, json={"links": [{"url": bad}]}, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_link"), bad
+    six = [{"url": f"https://s{i}.example"} for i in range(6)]
+    assert (await client.patch(ME, json={"links": six}, headers=headers)).json()["code"] == "invalid_link"
+    for location in ({"label": "x" * 61}, {"label": "Moshi", "countryCode": "XX"}, {"label": ""}):
+        response = await client.patch(ME, json={"location": location}, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_location"), location
+    assert len((await client.get(ME, headers=headers)).json()["links"]) == 2
 
 
 async def test_profile_snapshot_version_is_monotonic(client, user, messages) -> None:

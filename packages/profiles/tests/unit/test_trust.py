@@ -40,9 +40,7 @@ def test_trust_formula_vectors() -> None:
     # Reports older than 365 days no longer count.
     assert trust_score(worked_example(upheld_reports=[TODAY - timedelta(days=366)]), TODAY).score == 66
 
-
-def test_trust_clamps() -> None:
-    # Nothing at all: 0, new; no ratings means no rating points (adjusted average is 3).
+    # The clamps. Nothing at all: 0, new; no ratings means no rating points (adjusted average is 3).
     empty = trust_score(TrustInputs(), TODAY)
     assert (empty.score, empty.level) == (0, "new")
     # The sum never goes below 0 ...

@@ -7,11 +7,15 @@ import pytest
 from nexgate.kernel.errors import ValidationFailed
 from nexgate.profiles.domain.profiles import (
     RESERVED_USERNAMES,
+    Link,
     generated_username,
+    mention_allowed,
+    message_permission,
     slug_base,
     username_problem,
     validate_bio,
     validate_display_name,
+    validate_links,
     validate_username,
 )
 
@@ -83,3 +87,39 @@ def test_bio_limit() -> None:
     assert validate_bio("b" * 160) == "b" * 160
     with pytest.raises(ValidationFailed):
         validate_bio("b" * 161)
+
+
+def test_links_rules() -> None:
+    ok = validate_links([Link("  https://Duka.example/a?b=1#c ", " Shop "), Link("http://x.example:8080")])
+    assert ok == (Link("https://Duka.example/a?b=1#c", "Shop"), Link("http://x.example:8080", None))
+    for bad in (
+        "javascript:alert(1)",
+        "https://u:p@x.example",
+        "https://u@x.example",
+        "mailto:a@b.example",
+        "https://x.example/" + "a" * 190,
+        "//x.example",
+        "https://x.example:0",
+        "https://x.example:99999",
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            validate_links([Link(bad)])
+        assert caught.value.code == "invalid_link", bad
+    with pytest.raises(ValidationFailed):
+        validate_links([Link(f"https://{i}.example") for i in range(6)])
+
+
+def test_who_can_message_and_mention() -> None:
+    table = {
+        ("everyone", True): (True, False),
+        ("everyone", False): (True, True),
+        ("people_i_follow", True): (True, False),
+        ("people_i_follow", False): (False, False),
+        ("nobody", True): (False, False),
+        ("nobody", False): (False, False),
+    }
+    for (audience, follows), expected in table.items():
+        got = message_permission(audience, recipient_follows_sender=follows)
+        assert (got.allowed, got.needs_request) == expected, audience
+    assert [mention_allowed(a, target_follows_author=f) for a in ("everyone", "people_i_follow", "nobody")
+            for f in (True, False)] == [True, True, True, False, False, False]  # fmt: skip

@@ -10,7 +10,20 @@ import uuid
 from nexgate.contracts.profiles import ProfileUpdated
 from nexgate.kernel.runtime import Runtime
 from nexgate.profiles.adapters.sql.repository import SqlProfileStore
-from nexgate.profiles.application.profiles import snapshot as _snapshot
+from nexgate.profiles.application import relations
+from nexgate.profiles.application.snapshots import snapshot as _snapshot
+from nexgate.profiles.domain.profiles import MessagePermission
+
+__all__ = [
+    "MessagePermission",
+    "blocked_between",
+    "can_mention",
+    "can_message",
+    "followers_of",
+    "muted_by",
+    "relationship",
+    "snapshot",
+]
 
 
 async def snapshot(runtime: Runtime, user_id: uuid.UUID) -> ProfileUpdated | None:
@@ -43,3 +56,16 @@ async def relationship(runtime: Runtime, viewer: uuid.UUID, target: uuid.UUID) -
     """following, followedBy, requested, requestedBy, blocking, muting: viewer towards target."""
     async with runtime.database().sessions() as session:
         return (await SqlProfileStore(session).relationships(viewer, [target]))[target]
+
+
+async def can_message(runtime: Runtime, sender: uuid.UUID, recipient: uuid.UUID) -> MessagePermission:
+    """Whether ``sender`` may message ``recipient`` (blocks, deactivation, ``whoCanMessage``), and
+    whether it lands as a message request (``everyone`` and the recipient does not follow them)."""
+    async with runtime.database().sessions() as session:
+        return await relations.can_message(sender=sender, recipient=recipient, store=SqlProfileStore(session))
+
+
+async def can_mention(runtime: Runtime, author: uuid.UUID, target: uuid.UUID) -> bool:
+    """Whether ``author`` may mention ``target`` (blocks, deactivation, ``whoCanMention``)."""
+    async with runtime.database().sessions() as session:
+        return await relations.can_mention(author=author, target=target, store=SqlProfileStore(session))

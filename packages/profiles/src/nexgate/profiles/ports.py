@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from nexgate.kernel.ports import MessageOutbox
 from nexgate.profiles.domain.profiles import Profile
+from nexgate.profiles.domain.trust import TrustInputs
 
 Cursor = tuple[datetime, uuid.UUID] | None
 
@@ -31,6 +32,34 @@ class Mute:
     notifications: bool
     expires_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class UsernameHold:
+    username: str
+    user_id: uuid.UUID
+    held_until: datetime
+
+
+@dataclass(frozen=True)
+class AvatarMedia:
+    """What files says about an attached avatar file."""
+
+    file_id: uuid.UUID
+    ready: bool
+    url: str | None = None
+    blurhash: str | None = None
+
+
+@runtime_checkable  # Litestar checks injected values against the annotation
+class MediaResolver(Protocol):
+    """The files context, seen from profiles: attach checks ownership, kind and purpose."""
+
+    async def attach_avatar(self, file_id: uuid.UUID, *, owner: uuid.UUID) -> AvatarMedia:
+        """Raise ``ValidationFailed(code="invalid_avatar_file")`` when the file may not be used."""
+        ...
+
+    async def detach_avatar(self, file_id: uuid.UUID, *, owner: uuid.UUID) -> None: ...
 
 
 class ProfileStore(Protocol):
@@ -72,6 +101,39 @@ class ProfileStore(Protocol):
     async def remove_mute(self, muter: uuid.UUID, muted: uuid.UUID) -> Mute | None: ...
     async def active_mutes(self, muter: uuid.UUID, now: datetime) -> list[Mute]: ...
     async def take_expired_mutes(self, now: datetime, limit: int) -> list[Mute]: ...
+    async def lock_usernames(self, names: Sequence[str]) -> None: ...
+    async def username_hold(self, username: str, now: datetime) -> UsernameHold | None: ...
+    async def hold_username(self, hold: UsernameHold) -> None: ...
+    async def release_username(self, username: str) -> None: ...
+    async def search(
+        self, viewer: uuid.UUID, prefix: str, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[int, Profile]]: ...
+    async def add_trust_input(
+        self,
+        user_id: uuid.UUID,
+        kind: str,
+        source_id: uuid.UUID,
+        occurred_at: datetime,
+        *,
+        counterparty: uuid.UUID | None = None,
+        rating: int | None = None,
+        active: bool = True,
+    ) -> bool: ...
+    async def deactivate_trust_input(
+        self, user_id: uuid.UUID, kind: str, source_id: uuid.UUID, occurred_at: datetime
+    ) -> bool: ...
+    async def trust_inputs(self, user_id: uuid.UUID) -> TrustInputs: ...
+    async def user_ids_after(self, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]: ...
+    async def with_avatar_file(self, file_id: uuid.UUID) -> list[uuid.UUID]: ...
 
 
-__all__ = ["Cursor", "Edge", "MessageOutbox", "Mute", "ProfileStore"]
+__all__ = [
+    "AvatarMedia",
+    "Cursor",
+    "Edge",
+    "MediaResolver",
+    "MessageOutbox",
+    "Mute",
+    "ProfileStore",
+    "UsernameHold",
+]

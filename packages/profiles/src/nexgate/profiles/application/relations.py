@@ -23,9 +23,16 @@ from nexgate.contracts.profiles import (
     MuteRemoved,
 )
 from nexgate.kernel.clock import Clock
-from nexgate.kernel.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from nexgate.kernel.errors import FieldProblem, Forbidden, NotFound, RateLimited, ValidationFailed
 from nexgate.profiles.application.profiles import ensure_profile
-from nexgate.profiles.domain.profiles import Profile
+from nexgate.profiles.domain.profiles import (
+    MAX_USERNAME,
+    MessagePermission,
+    Profile,
+    mention_allowed,
+    message_permission,
+    normalize_username,
+)
 from nexgate.profiles.ports import Cursor, Edge, MessageOutbox, Mute, ProfileStore
 
 MAX_MUTE_SECONDS = 366 * 24 * 3600
@@ -323,3 +330,50 @@ async def sweep_expired_mutes(
     for m in removed:
         await outbox.add(_mute_removed(m))
     return len(removed)
+
+
+# -- search -------------------------------------------------------------------------------
+MIN_SEARCH = 2
+
+
+async def search(
+    *, viewer: uuid.UUID, query: str, after: tuple[int, str] | None, limit: int, store: ProfileStore
+) -> list[tuple[int, Profile]]:
+    """Username prefix search: exact match first, then by username; blocks both ways and
+    deactivated users are left out. Returns ``limit + 1`` rows at most (the probe row)."""
+    prefix = normalize_username(query)
+    if len(prefix) < MIN_SEARCH:
+        raise ValidationFailed(
+            "Type at least 2 characters.",
+            code="query_too_short",
+            errors=[FieldProblem("q", "must be at least 2 characters")],
+        )
+    return await store.search(viewer, prefix[:MAX_USERNAME], after, limit)
+
+
+# -- what other contexts ask --------------------------------------------------------------
+async def can_message(*, sender: uuid.UUID, recipient: uuid.UUID, store: ProfileStore) -> MessagePermission:
+    denied = MessagePermission(allowed=False, needs_request=False)
+    if sender == recipient:
+        return denied
+    found = await store.profiles_by_id([sender, recipient])
+    target = found.get(recipient)
+    if sender not in found or target is None or target.deactivated or found[sender].deactivated:
+        return denied
+    if await store.blocked_between(sender, recipient):
+        return denied
+    return message_permission(
+        target.who_can_message, recipient_follows_sender=await store.is_following(recipient, sender)
+    )
+
+
+async def can_mention(*, author: uuid.UUID, target: uuid.UUID, store: ProfileStore) -> bool:
+    if author == target:
+        return True
+    found = await store.profiles_by_id([target])
+    profile = found.get(target)
+    if profile is None or profile.deactivated or await store.blocked_between(author, target):
+        return False
+    return mention_allowed(
+        profile.who_can_mention, target_follows_author=await store.is_following(target, author)
+    )

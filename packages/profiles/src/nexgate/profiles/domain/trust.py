@@ -1,6 +1,7 @@
 """The explainable trust score, formula version 1 (issue 5). Pure: inputs and a day in, score out.
 
-Not wired yet: the inputs table, its consumers and ``GET /{userId}/trust`` come next.
+The formula is written out word for word in the package README; the inputs are assembled from
+one stored row per contributing fact (`application/trust.py`).
 """
 
 from __future__ import annotations

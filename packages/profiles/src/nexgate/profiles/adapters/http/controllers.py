@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from litestar import Controller, delete, get, patch, post, put
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from nexgate.kernel.pagination import CursorCodec, Page, validate_limit
 from nexgate.kernel.security.principal import Principal
 from nexgate.kernel.sql.outbox import SqlOutbox
 from nexgate.profiles.adapters.http.schemas import (
+    AvailabilityOut,
     AvatarIn,
     FollowStateOut,
     ListedUserOut,
@@ -32,19 +34,26 @@ from nexgate.profiles.adapters.http.schemas import (
     RelationshipItemOut,
     RelationshipOut,
     RelationshipsOut,
+    SearchResultOut,
+    TrustOut,
+    UsernameIn,
 )
 from nexgate.profiles.adapters.sql.models import tables
 from nexgate.profiles.adapters.sql.repository import SqlProfileStore
 from nexgate.profiles.application import profiles as profile_cases
 from nexgate.profiles.application import relations
 from nexgate.profiles.application.relations import ListedUser
-from nexgate.profiles.domain.profiles import normalize_username
-from nexgate.profiles.ports import Cursor
+from nexgate.profiles.application.trust import explain, score_of
+from nexgate.profiles.domain.profiles import Link, Profile, normalize_username
+from nexgate.profiles.ports import Cursor, MediaResolver
 
 _CURSOR_TYPES = (datetime, uuid.UUID)
 #: Follow actions per user (429 ``rate_limited`` beyond), as issue 5 sets them.
 FOLLOWS_PER_HOUR = 200
 FOLLOWS_PER_DAY = 1000
+#: Availability checks and searches per caller (per IP when anonymous) and minute.
+AVAILABILITY_PER_MINUTE = 30
+SEARCHES_PER_MINUTE = 60
 
 
 def _ports(db_session: AsyncSession) -> tuple[SqlProfileStore, SqlOutbox]:
@@ -85,6 +94,14 @@ async def _follow_page(
     )
 
 
+async def _me(profile: Profile, principal: Principal, store: SqlProfileStore, clock: Clock) -> MeOut:
+    now = clock.now()
+    result, inputs = await score_of(profile, store, now)
+    return MeOut.of(
+        profile, explain(viewer=principal, profile=profile, result=result, inputs=inputs, now=now)
+    )
+
+
 class MeController(Controller):
     path = "/api/v1/profiles/me"
     tags = ["profiles"]
@@ -98,13 +115,12 @@ class MeController(Controller):
         clock: NamedDependency[Clock],
     ) -> MeOut:
         store, outbox = _ports(db_session)
-        return MeOut.of(
-            await profile_cases.ensure_profile(
-                user_id=principal.user_id, store=store, outbox=outbox, clock=clock
-            )
+        profile = await profile_cases.ensure_profile(
+            user_id=principal.user_id, store=store, outbox=outbox, clock=clock
         )
+        return await _me(profile, principal, store, clock)
 
-    @patch("/", summary="Change my display name and bio")
+    @patch("/", summary="Change my display name, bio, location and links")
     async def edit(
         self,
         data: JSONBody[ProfileEditIn],
@@ -113,26 +129,57 @@ class MeController(Controller):
         clock: NamedDependency[Clock],
     ) -> MeOut:
         store, outbox = _ports(db_session)
-        edit = profile_cases.ProfileEdit(display_name=data.display_name, bio=data.bio)
-        return MeOut.of(
-            await profile_cases.edit_profile(
-                actor=principal.user_id, edit=edit, store=store, outbox=outbox, clock=clock
-            )
+        location: object = profile_cases.UNCHANGED
+        if data.location is None:
+            location = None
+        elif not isinstance(data.location, msgspec.UnsetType):
+            location = (data.location.label, data.location.country_code)
+        edit = profile_cases.ProfileEdit(
+            display_name=data.display_name,
+            bio=data.bio,
+            location=location,  # type: ignore[arg-type]
+            links=tuple(Link(url=i.url, title=i.title) for i in data.links)
+            if data.links is not None
+            else None,
         )
+        profile = await profile_cases.edit_profile(
+            actor=principal.user_id, edit=edit, store=store, outbox=outbox, clock=clock
+        )
+        return await _me(profile, principal, store, clock)
 
-    @put("/avatar", summary="Set my avatar to a file id")
+    @put("/username", summary="Change my username (once per 14 days)")
+    async def change_username(
+        self,
+        data: JSONBody[UsernameIn],
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+    ) -> MeOut:
+        store, outbox = _ports(db_session)
+        profile = await profile_cases.change_username(
+            actor=principal.user_id, wanted=data.username, store=store, outbox=outbox, clock=clock
+        )
+        return await _me(profile, principal, store, clock)
+
+    @put("/avatar", summary="Set my avatar to a file of mine (purpose avatar)")
     async def set_avatar(
         self,
         data: JSONBody[AvatarIn],
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
+        profiles_media: NamedDependency[MediaResolver],
     ) -> MeOut:
         store, outbox = _ports(db_session)
         done = await profile_cases.set_avatar(
-            actor=principal.user_id, file_id=data.file_id, store=store, outbox=outbox, clock=clock
+            actor=principal.user_id,
+            file_id=data.file_id,
+            media=profiles_media,
+            store=store,
+            outbox=outbox,
+            clock=clock,
         )
-        return MeOut.of(done)
+        return await _me(done, principal, store, clock)
 
     @delete("/avatar", summary="Remove my avatar")
     async def clear_avatar(
@@ -140,10 +187,11 @@ class MeController(Controller):
         principal: NamedDependency[Principal],
         db_session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
+        profiles_media: NamedDependency[MediaResolver],
     ) -> None:
         store, outbox = _ports(db_session)
-        await profile_cases.set_avatar(
-            actor=principal.user_id, file_id=None, store=store, outbox=outbox, clock=clock
+        await profile_cases.clear_avatar(
+            actor=principal.user_id, media=profiles_media, store=store, outbox=outbox, clock=clock
         )
 
     @get("/settings/privacy", summary="My privacy settings")
@@ -292,10 +340,75 @@ class MeController(Controller):
         ]
 
 
+class UsernameController(Controller):
+    path = "/api/v1/profiles/usernames"
+    tags = ["profiles"]
+
+    @get(
+        "/{username:str}/availability",
+        summary="Is this username free (for me)? With suggestions when it is not",
+        guards=[rate_limit("profiles.username_availability", limit=AVAILABILITY_PER_MINUTE, window_s=60)],
+    )
+    async def availability(
+        self,
+        username: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        db_session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+    ) -> AvailabilityOut:
+        # Anonymous callers may ask too (sign-up forms); a signed-in one may retake a held name.
+        user = request.scope.get("user")
+        viewer = user.user_id if isinstance(user, Principal) else None
+        found = await profile_cases.username_availability(
+            raw=username, viewer=viewer, store=SqlProfileStore(db_session), clock=clock
+        )
+        return AvailabilityOut.of(found)
+
+
 class ProfileController(Controller):
     path = "/api/v1/profiles"
     tags = ["profiles"]
     guards = [requires_principal]
+
+    @get(
+        "/search",
+        summary="Username prefix search (at least 2 characters; exact match first)",
+        guards=[rate_limit("profiles.search", limit=SEARCHES_PER_MINUTE, window_s=60)],
+    )
+    async def search(
+        self,
+        q: FromQuery[str],
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
+        cursors: NamedDependency[CursorCodec],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+    ) -> Page[SearchResultOut]:
+        size = validate_limit(limit)
+        after = cursors.decode(cursor, (int, str)) if cursor else None
+        rows = await relations.search(
+            viewer=principal.user_id, query=q, after=after, limit=size, store=SqlProfileStore(db_session)
+        )
+        page = Page.from_rows(rows, size, key=lambda r: (r[0], r[1].username), codec=cursors)
+        return Page(items=[SearchResultOut.of(p) for _, p in page.items], next_cursor=page.next_cursor)
+
+    @get("/{user_id:uuid}/trust", summary="A user's trust score, explained")
+    async def trust(
+        self,
+        user_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        db_session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+    ) -> TrustOut:
+        store = SqlProfileStore(db_session)
+        view = await relations.view_profile(
+            viewer=principal.user_id, target=await store.get(user_id), store=store
+        )
+        now = clock.now()
+        result, inputs = await score_of(view.profile, store, now)
+        return TrustOut.of(
+            explain(viewer=principal, profile=view.profile, result=result, inputs=inputs, now=now)
+        )
 
     @get("/relationships", summary="My relationship to each of up to 100 users (?ids=a,b,...)")
     async def relationships(

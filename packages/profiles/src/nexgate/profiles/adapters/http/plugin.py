@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from litestar.config.app import AppConfig
+from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
 from nexgate.kernel.runtime import Runtime
-from nexgate.profiles.adapters.http.controllers import MeController, ProfileController
+from nexgate.profiles.adapters.http.controllers import MeController, ProfileController, UsernameController
+from nexgate.profiles.adapters.media.files import FilesMediaResolver
 
 
 class ProfilesPlugin(InitPluginProtocol):
@@ -14,5 +16,7 @@ class ProfilesPlugin(InitPluginProtocol):
         self._runtime = runtime
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([MeController, ProfileController])
+        media = FilesMediaResolver(self._runtime)
+        app_config.route_handlers.extend([MeController, UsernameController, ProfileController])
+        app_config.dependencies["profiles_media"] = Provide(lambda: media, sync_to_thread=False)
         return app_config

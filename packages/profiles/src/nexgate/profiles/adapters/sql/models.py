@@ -38,9 +38,49 @@ profiles = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, server_default="1"),
     sa.Column("joined_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("trust_score", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("trust_level", sa.String(20), nullable=False, server_default="new"),
+    sa.Column("username_changed_at", _TS, nullable=True),
+    sa.Column("location_label", sa.String(60), nullable=True),
+    sa.Column("location_country", sa.String(2), nullable=True),
+    sa.Column("links", pg.JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    # The shown avatar's URL and blurhash (from files), and a new one still being processed:
+    # the old avatar stays visible until files.media_ready.v1 names the pending file.
+    sa.Column("avatar_url", sa.String(1000), nullable=True),
+    sa.Column("avatar_blurhash", sa.String(100), nullable=True),
+    sa.Column("avatar_pending_file_id", _UUID, nullable=True),
     sa.UniqueConstraint("username", name="uq_profiles_username"),
     sa.CheckConstraint("username = lower(username)", name="ck_profiles_username_lower"),
     sa.CheckConstraint("followers_count >= 0 AND following_count >= 0", name="ck_profiles_counts"),
+    # Prefix search (`lower(username) LIKE 'ab%'`) walks this index whatever the collation.
+    sa.Index("ix_profiles_username_prefix", sa.text("lower(username) text_pattern_ops")),
+)
+
+#: A username a user gave up (renamed or deleted) stays theirs for 14 days: only ``user_id``
+#: may take it back until ``held_until``.
+username_holds = sa.Table(
+    "username_holds",
+    metadata,
+    sa.Column("username", sa.String(30), primary_key=True),
+    sa.Column("user_id", _UUID, nullable=False),
+    sa.Column("held_until", _TS, nullable=False),
+)
+
+#: One row per fact that feeds a user's trust score, keyed by the fact's own id, so a
+#: redelivered message changes nothing and a reversal (an overturned report) is exact.
+#: ``kind``: ``purchase`` / ``sale`` (counterparty = seller / buyer of a completed order),
+#: ``commerce_rating`` / ``event_rating`` (rating 1-5), ``report`` (active = upheld now).
+trust_inputs = sa.Table(
+    "trust_inputs",
+    metadata,
+    sa.Column("user_id", _UUID, primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("source_id", _UUID, primary_key=True),
+    sa.Column("counterparty_id", _UUID, nullable=True),
+    sa.Column("rating", sa.SmallInteger, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("occurred_at", _TS, nullable=False),
+    sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="ck_trust_inputs_rating"),
 )
 
 follows = sa.Table(

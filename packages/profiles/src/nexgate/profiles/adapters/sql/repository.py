@@ -18,15 +18,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexgate.kernel.ids import new_id
 from nexgate.kernel.sql.keyset import keyset_after
-from nexgate.profiles.adapters.sql.models import blocks, follow_requests, follows, mutes, profiles
-from nexgate.profiles.domain.profiles import Profile
-from nexgate.profiles.ports import Edge, Mute
+from nexgate.profiles.adapters.sql.models import (
+    blocks,
+    follow_requests,
+    follows,
+    mutes,
+    profiles,
+    trust_inputs,
+    username_holds,
+)
+from nexgate.profiles.domain.profiles import Link, Profile
+from nexgate.profiles.domain.trust import TrustInputs
+from nexgate.profiles.ports import Edge, Mute, UsernameHold
 
 _PROFILE_FIELDS = [c.name for c in profiles.columns]
 
 
 def _to_profile(row: Any) -> Profile:
-    return Profile(**{name: getattr(row, name) for name in _PROFILE_FIELDS})
+    values = {name: getattr(row, name) for name in _PROFILE_FIELDS}
+    values["links"] = tuple(Link(url=item["url"], title=item.get("title")) for item in values["links"])
+    return Profile(**values)
+
+
+def _to_columns(values: dict[str, Any]) -> dict[str, Any]:
+    if "links" in values:
+        values = values | {"links": [{"url": link.url, "title": link.title} for link in values["links"]]}
+    return values
 
 
 class SqlProfileStore:
@@ -49,7 +66,7 @@ class SqlProfileStore:
 
     async def insert_if_absent(self, profile: Profile) -> bool:
         """Insert; False when the user id *or* the username already exists (nothing written)."""
-        values = {name: getattr(profile, name) for name in _PROFILE_FIELDS}
+        values = _to_columns({name: getattr(profile, name) for name in _PROFILE_FIELDS})
         stmt = insert(profiles).values(**values).on_conflict_do_nothing().returning(profiles.c.user_id)
         return (await self._session.scalar(stmt)) is not None
 
@@ -58,7 +75,7 @@ class SqlProfileStore:
         stmt = (
             sa.update(profiles)
             .where(profiles.c.user_id == user_id)
-            .values(**values, version=profiles.c.version + 1, updated_at=now)
+            .values(**_to_columns(values), version=profiles.c.version + 1, updated_at=now)
             .returning(*profiles.columns)
         )
         row = (await self._session.execute(stmt)).first()
@@ -84,6 +101,7 @@ class SqlProfileStore:
             )
             .values(following_count=profiles.c.following_count - 1)
         )
+        await self._session.execute(sa.delete(trust_inputs).where(trust_inputs.c.user_id == user_id))
         for table, a, b in (
             (follows, follows.c.follower_id, follows.c.followee_id),
             (follow_requests, follow_requests.c.requester_id, follow_requests.c.target_id),
@@ -93,6 +111,130 @@ class SqlProfileStore:
             await self._session.execute(sa.delete(table).where(sa.or_(a == user_id, b == user_id)))
         result = await self._session.execute(sa.delete(profiles).where(profiles.c.user_id == user_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- usernames ------------------------------------------------------------------------
+    async def lock_usernames(self, names: Sequence[str]) -> None:
+        """Serialise claims of these names until commit (sorted: two claimers cannot deadlock)."""
+        for name in sorted(set(names)):
+            await self._session.execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"profiles:username:{name}", 0))
+                )
+            )
+
+    async def username_hold(self, username: str, now: datetime) -> UsernameHold | None:
+        stmt = sa.select(username_holds).where(
+            username_holds.c.username == username, username_holds.c.held_until > now
+        )
+        row = (await self._session.execute(stmt)).first()
+        return (
+            UsernameHold(username=row.username, user_id=row.user_id, held_until=row.held_until)
+            if row
+            else None
+        )
+
+    async def hold_username(self, hold: UsernameHold) -> None:
+        stmt = insert(username_holds).values(
+            username=hold.username, user_id=hold.user_id, held_until=hold.held_until
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[username_holds.c.username],
+            set_={"user_id": stmt.excluded.user_id, "held_until": stmt.excluded.held_until},
+        )
+        await self._session.execute(stmt)
+
+    async def release_username(self, username: str) -> None:
+        await self._session.execute(sa.delete(username_holds).where(username_holds.c.username == username))
+
+    async def search(
+        self, viewer: uuid.UUID, prefix: str, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[int, Profile]]:
+        """Visible profiles whose username starts with ``prefix``: the exact match (rank 0)
+        first, then the rest (rank 1) in username order; keyset on (rank, username)."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rank = sa.case((profiles.c.username == prefix, 0), else_=1)
+        # Byte order: the same for every database collation, and what the index walks.
+        name = profiles.c.username.collate("C")
+        hidden = sa.exists().where(
+            sa.or_(
+                sa.and_(blocks.c.blocker_id == viewer, blocks.c.blocked_id == profiles.c.user_id),
+                sa.and_(blocks.c.blocker_id == profiles.c.user_id, blocks.c.blocked_id == viewer),
+            )
+        )
+        stmt = sa.select(rank.label("rank"), profiles).where(
+            sa.func.lower(profiles.c.username).like(pattern, escape="\\"),
+            profiles.c.deactivated.is_(False),
+            ~hidden,
+        )
+        if after is not None:
+            stmt = stmt.where(sa.tuple_(rank, name) > sa.tuple_(after[0], sa.literal(after[1]).collate("C")))
+        stmt = stmt.order_by(rank, name).limit(limit + 1)
+        return [(row.rank, _to_profile(row)) for row in (await self._session.execute(stmt)).all()]
+
+    # -- trust inputs ---------------------------------------------------------------------
+    async def add_trust_input(
+        self,
+        user_id: uuid.UUID,
+        kind: str,
+        source_id: uuid.UUID,
+        occurred_at: datetime,
+        *,
+        counterparty: uuid.UUID | None = None,
+        rating: int | None = None,
+        active: bool = True,
+    ) -> bool:
+        """Record one fact; False if that (user, kind, source) is already there."""
+        stmt = (
+            insert(trust_inputs)
+            .values(
+                user_id=user_id,
+                kind=kind,
+                source_id=source_id,
+                counterparty_id=counterparty,
+                rating=rating,
+                active=active,
+                occurred_at=occurred_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(trust_inputs.c.source_id)
+        )
+        return (await self._session.scalar(stmt)) is not None
+
+    async def deactivate_trust_input(
+        self, user_id: uuid.UUID, kind: str, source_id: uuid.UUID, occurred_at: datetime
+    ) -> bool:
+        """Reverse a fact for good (also when the reversal arrives first); True if it counted."""
+        stmt = insert(trust_inputs).values(
+            user_id=user_id, kind=kind, source_id=source_id, active=False, occurred_at=occurred_at
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[trust_inputs.c.user_id, trust_inputs.c.kind, trust_inputs.c.source_id],
+            set_={"active": False},
+            where=trust_inputs.c.active.is_(True),
+        ).returning(trust_inputs.c.source_id)
+        return (await self._session.scalar(upsert)) is not None
+
+    async def trust_inputs(self, user_id: uuid.UUID) -> TrustInputs:
+        """The behaviour facts of one user (flags and age come from the profile)."""
+        t = trust_inputs
+        stmt = sa.select(t.c.kind, t.c.counterparty_id, t.c.rating, t.c.occurred_at).where(
+            t.c.user_id == user_id, t.c.active.is_(True)
+        )
+        rows = (await self._session.execute(stmt)).all()
+        return TrustInputs(
+            distinct_sellers_bought_from=len({r.counterparty_id for r in rows if r.kind == "purchase"}),
+            distinct_buyers_sold_to=len({r.counterparty_id for r in rows if r.kind == "sale"}),
+            ratings=tuple(r.rating for r in rows if r.kind in ("commerce_rating", "event_rating")),
+            upheld_reports=tuple(r.occurred_at.date() for r in rows if r.kind == "report"),
+        )
+
+    async def user_ids_after(self, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+        """Profile ids in id order, a keyset page at a time (for the daily trust pass)."""
+        stmt = sa.select(profiles.c.user_id)
+        if after is not None:
+            stmt = stmt.where(profiles.c.user_id > after)
+        stmt = stmt.order_by(profiles.c.user_id).limit(limit)
+        return list((await self._session.scalars(stmt)).all())
 
     async def lock(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Profile]:
         """Lock these profile rows in user-id order (the one lock order of this context)."""
@@ -117,6 +259,13 @@ class SqlProfileStore:
 
     async def profiles_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Profile]:
         return await profiles_by_id(self._session, ids)
+
+    async def with_avatar_file(self, file_id: uuid.UUID) -> list[uuid.UUID]:
+        """Users whose shown or pending avatar is this file."""
+        stmt = sa.select(profiles.c.user_id).where(
+            sa.or_(profiles.c.avatar_file_id == file_id, profiles.c.avatar_pending_file_id == file_id)
+        )
+        return list((await self._session.scalars(stmt)).all())
 
     # -- follows --------------------------------------------------------------------------
     async def is_following(self, follower: uuid.UUID, followee: uuid.UUID) -> bool:
@@ -352,7 +501,7 @@ def _to_mute(row: Any) -> Mute:
 async def relationships(
     session: AsyncSession, viewer: uuid.UUID, others: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, bool]]:
-    """The viewer's relationship flags towards each of ``others``, in five queries whatever their number."""
+    """The viewer's relationship flags towards each of ``others``: one query whatever their number."""
     ids = list(set(others))
     flags = {
         other: dict.fromkeys(
@@ -362,27 +511,29 @@ async def relationships(
     }
     if not ids:
         return flags
-    queries = {
-        "following": sa.select(follows.c.followee_id).where(
+    fr = follow_requests
+    parts = [
+        sa.select(sa.literal("following").label("flag"), follows.c.followee_id.label("other")).where(
             follows.c.follower_id == viewer, follows.c.followee_id.in_(ids)
         ),
-        "followedBy": sa.select(follows.c.follower_id).where(
+        sa.select(sa.literal("followedBy"), follows.c.follower_id).where(
             follows.c.followee_id == viewer, follows.c.follower_id.in_(ids)
         ),
-        "requested": sa.select(follow_requests.c.target_id).where(
-            follow_requests.c.requester_id == viewer, follow_requests.c.target_id.in_(ids)
+        sa.select(sa.literal("requested"), fr.c.target_id).where(
+            fr.c.requester_id == viewer, fr.c.target_id.in_(ids)
         ),
-        "requestedBy": sa.select(follow_requests.c.requester_id).where(
-            follow_requests.c.target_id == viewer, follow_requests.c.requester_id.in_(ids)
+        sa.select(sa.literal("requestedBy"), fr.c.requester_id).where(
+            fr.c.target_id == viewer, fr.c.requester_id.in_(ids)
         ),
-        "blocking": sa.select(blocks.c.blocked_id).where(
+        sa.select(sa.literal("blocking"), blocks.c.blocked_id).where(
             blocks.c.blocker_id == viewer, blocks.c.blocked_id.in_(ids)
         ),
-        "muting": sa.select(mutes.c.muted_id).where(mutes.c.muter_id == viewer, mutes.c.muted_id.in_(ids)),
-    }
-    for flag, stmt in queries.items():
-        for other in (await session.scalars(stmt)).all():
-            flags[other][flag] = True
+        sa.select(sa.literal("muting"), mutes.c.muted_id).where(
+            mutes.c.muter_id == viewer, mutes.c.muted_id.in_(ids)
+        ),
+    ]
+    for flag, other in (await session.execute(sa.union_all(*parts))).all():
+        flags[other][flag] = True
     return flags
 
 
