@@ -98,3 +98,13 @@ class PayoutFailed(Contract, tag="payments.payout_failed.v1", kw_only=True):
     amount: MoneyAmount
     provider: str
     reason: str
+
+
+class PayoutInReview(Contract, tag="payments.payout_in_review.v1", kw_only=True):
+    """A withdrawal waits for an admin (large, to an unverified number, or from a young wallet);
+    its amount is reserved (in flight) meanwhile."""
+
+    payout_id: uuid.UUID
+    user_id: uuid.UUID
+    amount: MoneyAmount
+    reason: str

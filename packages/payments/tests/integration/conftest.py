@@ -11,6 +11,7 @@ import pytest
 
 from nexgate.payments.testing.fake_daraja import FakeDaraja, free_port, serve
 from nexgate.payments.testing.fake_selcom import FakeSelcom
+from nexgate.payments.testing.fake_tembo import FakeTembo
 
 CALLBACK_TOKEN = "test-callback-token-0123456789"
 
@@ -23,6 +24,7 @@ class Live:
     daraja_url: str
     app: object = None
     selcom: FakeSelcom | None = None
+    tembo: FakeTembo | None = None
 
     def app_provider(self, name: str):
         """The provider instance the running app uses (built from the same settings)."""
@@ -35,6 +37,10 @@ class Live:
     @property
     def selcom_callback(self) -> str:
         return f"{self.base_url}/api/v1/payments/callbacks/selcom/{CALLBACK_TOKEN}"
+
+    @property
+    def tembo_callback(self) -> str:
+        return f"{self.base_url}/api/v1/payments/callbacks/tembo/{CALLBACK_TOKEN}"
 
     @property
     def mpesa_callback(self) -> str:
@@ -66,7 +72,12 @@ async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> Async
 
     fake = FakeDaraja()
     selcom = FakeSelcom()
-    async with serve(fake.app()) as daraja_url, serve(selcom.app()) as selcom_url:
+    tembo = FakeTembo()
+    async with (
+        serve(fake.app()) as daraja_url,
+        serve(selcom.app()) as selcom_url,
+        serve(tembo.app()) as tembo_url,
+    ):
         port = free_port()
         for name, value in {
             "MPESA_BASE_URL": daraja_url,
@@ -85,13 +96,19 @@ async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> Async
             "SELCOM_API_KEY": selcom.api_key,
             "SELCOM_API_SECRET": selcom.api_secret,
             "SELCOM_VENDOR": selcom.vendor,
+            "TEMBO_BASE_URL": tembo_url,
+            "TEMBO_ACCOUNT_ID": tembo.account_id,
+            "TEMBO_SECRET_KEY": tembo.secret_key,
+            # The withdrawal tests fund wallets directly, from no number: review is tested on its own.
+            "WITHDRAWAL_REVIEW_UNVERIFIED": "false",
             **extra,
         }.items():
             monkeypatch.setenv(f"NEXGATE_PAYMENTS_{name}", value)
         app = create_app(settings, contexts=list(contexts.values()))
         async with serve(app, port) as base_url, httpx.AsyncClient(base_url=base_url, timeout=20) as http:
             try:
-                yield Live(http, fake, base_url, daraja_url, app, selcom)
+                yield Live(http, fake, base_url, daraja_url, app, selcom, tembo)
             finally:
                 await fake.close()
                 await selcom.close()
+                await tembo.close()

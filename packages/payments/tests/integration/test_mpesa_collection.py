@@ -322,7 +322,7 @@ async def test_another_user_gets_404_and_anonymous_401(live, runtime, bearer) ->
             "validation_failed",
             "amount",
         ),
-        ({"method": "mobileMoney"}, 422, "validation_failed", "phone"),
+        ({"method": "mobileMoney"}, 422, "invalid_attempt", "phone"),
     ],
 )
 async def test_bad_attempt_bodies_are_problems(live, runtime, bearer, body, status, code, path) -> None:

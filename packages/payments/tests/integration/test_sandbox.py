@@ -12,6 +12,7 @@ from nexgate.kernel.money import Money
 from nexgate.payments import api
 from nexgate.payments.adapters.sql.ledger import SqlLedger, verify_ledger
 from nexgate.payments.domain.ledger import AccountRef
+from nexgate.payments.settings import PaymentsSettings
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +192,7 @@ async def test_a_top_up_is_credited_only_once_the_provider_confirms(sandbox_live
     assert await balance(runtime, AccountRef.wallet(user, "KES")) == 50_000
     wallet = (await live.http.get("/api/v1/payments/wallet", headers=bearer(user))).json()
     assert wallet["balances"] == [{"available": {"amount": 50_000, "currency": "KES"}, "frozen": False}]
-    statement = (await live.http.get("/api/v1/payments/wallet/transactions", headers=bearer(user))).json()
+    statement = (await live.http.get("/api/v1/payments/wallet/statement", headers=bearer(user))).json()
     assert [(i["kind"], i["amount"]["amount"], i["balanceAfter"]["amount"]) for i in statement["items"]] == [
         ("collection", 50_000, 50_000)
     ]
@@ -203,3 +204,44 @@ async def test_a_top_up_is_credited_only_once_the_provider_confirms(sandbox_live
         headers={**bearer(user), "Idempotency-Key": "top-2"},
     )
     assert (fractional.status_code, fractional.json()["code"]) == (422, "fractional_amount")
+
+
+async def test_prompt_spam_is_429_per_number_and_per_payer(sandbox_live, runtime, bearer) -> None:
+    live = sandbox_live
+    payer = uuid.uuid4()
+    settings = PaymentsSettings()
+    # One number prompted until its limit; each prompt is for a new intent (999: nobody answers).
+    codes = []
+    for _ in range(settings.prompts_per_number + 1):
+        intent = await order(runtime, payer, Money.of(100, "KES"))
+        response = await live.http.post(
+            f"{INTENTS}/{intent.id}/attempts",
+            json={"method": "mobileMoney", "phone": "0712345999"},
+            headers={**bearer(payer), "Idempotency-Key": str(uuid.uuid4())},
+        )
+        codes.append(response.status_code)
+    assert codes == [201] * settings.prompts_per_number + [429]
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.json()["code"] == "rate_limited"
+    # The refused prompt left nothing behind: the intent is still payable, from another number.
+    again = await live.http.post(
+        f"{INTENTS}/{intent.id}/attempts",
+        json={"method": "mobileMoney", "phone": "0722345999"},
+        headers={**bearer(payer), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert again.status_code == 201, again.text
+    # And the payer as a whole is capped too.
+    statuses = []
+    for i in range(settings.prompts_per_user):
+        intent = await order(runtime, payer, Money.of(100, "KES"))
+        phone = f"07{33 + i % 40:02d}345999"
+        statuses.append(
+            (
+                await live.http.post(
+                    f"{INTENTS}/{intent.id}/attempts",
+                    json={"method": "mobileMoney", "phone": phone},
+                    headers={**bearer(payer), "Idempotency-Key": str(uuid.uuid4())},
+                )
+            ).status_code
+        )
+    assert 429 in statuses

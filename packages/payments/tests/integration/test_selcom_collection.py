@@ -147,6 +147,6 @@ async def test_selcom_refuses_fractions_and_unsupported_operators_before_any_cal
     payer = uuid.uuid4()
     fractional = await pay(live, bearer, payer, await intent_for(runtime, payer, "1500.50"), "0754123456")
     assert (fractional.status_code, fractional.json()["code"]) == (422, "fractional_amount")
-    airtel = await pay(live, bearer, payer, await intent_for(runtime, payer), "0784123456")
-    assert (airtel.status_code, airtel.json()["code"]) == (422, "operator_not_supported")
+    ttcl = await pay(live, bearer, payer, await intent_for(runtime, payer), "0734123456")
+    assert (ttcl.status_code, ttcl.json()["code"]) == (422, "operator_not_supported")
     assert live.selcom.requests == []

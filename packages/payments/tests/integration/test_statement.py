@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -13,7 +14,7 @@ from nexgate.payments.domain.ledger import AccountRef, transfer
 
 pytestmark = pytest.mark.integration
 
-STATEMENT = "/api/v1/payments/wallet/transactions"
+STATEMENT = "/api/v1/payments/wallet/statement"
 
 
 async def move(runtime, source, target, money: Money, kind: str = "test") -> None:
@@ -77,6 +78,15 @@ async def test_statement_pages_my_postings_with_running_balance(client, runtime,
     assert [line["amount"]["amount"] for line in theirs["items"]] == [9_900]
     nobody = (await client.get(STATEMENT, headers=bearer(uuid.uuid4()))).json()
     assert nobody == {"items": [], "nextCursor": None}
+    # from (inclusive) / to (exclusive) bound the time of the postings.
+    newest = datetime.fromisoformat(seen[0]["createdAt"])
+    only_newest = (
+        await client.get(STATEMENT, params={"from": seen[0]["createdAt"]}, headers=bearer(me))
+    ).json()
+    assert [line["amount"]["amount"] for line in only_newest["items"]] == [70_000]
+    before = (await client.get(STATEMENT, params={"to": newest.isoformat()}, headers=bearer(me))).json()
+    assert len(before["items"]) == 6
+    assert 70_000 not in [line["amount"]["amount"] for line in before["items"]]
 
 
 async def test_statement_refuses_bad_queries_and_anonymous_callers(client, bearer) -> None:

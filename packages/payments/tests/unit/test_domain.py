@@ -103,8 +103,9 @@ def test_routing_by_country_and_currency() -> None:
     assert route("+254712345678", "KES") == "mpesa"
     with pytest.raises(ValidationFailed, match="country"):
         route("+255712345678", "KES")
+    assert route("+255712345678", "TZS") == "tembo"  # Tigo/Yas
     with pytest.raises(ValidationFailed) as info:
-        route("+255712345678", "TZS")  # Selcom and Tembo adapters are not built yet
+        route("+255732345678", "TZS")  # TTCL: no provider collects from it
     assert info.value.code == "operator_not_supported"
 
 

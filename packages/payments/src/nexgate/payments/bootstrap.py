@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nexgate.kernel.contexts import ContextSpec
+from nexgate.payments.adapters.cli import payments as payments_commands
+from nexgate.payments.adapters.demo import seed_demo
 from nexgate.payments.adapters.http.plugin import PaymentsPlugin
 from nexgate.payments.adapters.jobs import payment_jobs
 from nexgate.payments.adapters.sql import models
@@ -16,4 +18,6 @@ context = ContextSpec(
     migrations=Path(models.__file__).parent / "migrations",
     http=PaymentsPlugin,
     jobs=payment_jobs,
+    seed_demo=seed_demo,
+    commands=payments_commands,
 )

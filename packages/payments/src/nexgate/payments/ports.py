@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid as _uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +14,7 @@ from nexgate.kernel.money import Money
 from nexgate.kernel.ports import MessageOutbox
 from nexgate.payments.domain.intents import Attempt, Hold, Intent, Refund
 from nexgate.payments.domain.ledger import JournalEntry
+from nexgate.payments.domain.methods import PaymentMethod
 from nexgate.payments.domain.payouts import Payout
 
 
@@ -85,9 +86,17 @@ class MobileMoneyProvider(Protocol):
     name: str
 
     async def collect(
-        self, *, reference: str, msisdn_e164: str, amount: Money, callback_url: str, description: str
+        self,
+        *,
+        reference: str,
+        msisdn_e164: str,
+        amount: Money,
+        callback_url: str,
+        description: str,
+        operator: str | None = None,
     ) -> str:
-        """Start a collection prompt on the payer's phone; returns the provider's reference."""
+        """Start a collection prompt on the payer's phone; returns the provider's reference.
+        ``operator`` is the payer's override of the prefix table (Tembo picks its channel by it)."""
         ...
 
     async def query_collection(self, provider_ref: str) -> CollectionStatus: ...
@@ -126,6 +135,8 @@ __all__ = [
 
 class Ledger(Protocol):
     async def post(self, entry: JournalEntry) -> bool: ...
+    async def freeze_state(self, owner_id: _uuid.UUID) -> str | None: ...
+    async def set_frozen(self, owner_id: _uuid.UUID, currencies: Sequence[str], by: str | None) -> None: ...
 
 
 class PaymentsStore(Protocol):
@@ -139,11 +150,29 @@ class PaymentsStore(Protocol):
     async def live_attempt(self, intent_id: _uuid.UUID) -> Attempt | None: ...
     async def update_attempt(self, attempt: Attempt, now: datetime) -> None: ...
     async def pending_attempts(self, provider: str, before: datetime, limit: int) -> list[Attempt]: ...
+    async def attempts_by_status(
+        self, status: str, *, after: tuple[datetime, _uuid.UUID] | None, limit: int
+    ) -> list[Attempt]: ...
     async def claim_provider_txn(
         self, provider: str, txn_id: str, attempt_id: _uuid.UUID, entry_id: _uuid.UUID
     ) -> bool: ...
     async def get_hold(self, hold_id: _uuid.UUID, *, lock: bool = False) -> Hold | None: ...
     async def update_hold(self, hold: Hold, now: datetime) -> None: ...
+    async def add_release_key(self, owner: str, release_key: str, release_after: datetime) -> datetime: ...
+    async def holds_with_key(self, owner: str, release_key: str) -> list[Hold]: ...
+    async def due_holds(self, now: datetime, limit: int) -> list[_uuid.UUID]: ...
+    async def stale_holds(
+        self, before: datetime, *, after: tuple[datetime, _uuid.UUID] | None, limit: int
+    ) -> list[Hold]: ...
+    async def holds_of(
+        self,
+        user_id: _uuid.UUID,
+        *,
+        role: str,
+        status: str | None,
+        after: tuple[datetime, _uuid.UUID] | None,
+        limit: int,
+    ) -> list[Hold]: ...
     async def refund_by_key(self, hold_id: _uuid.UUID, actor: str, key: str) -> Refund | None: ...
     async def add_refund(self, refund: Refund, *, actor: str, key: str) -> None: ...
     async def record_callback(
@@ -161,6 +190,21 @@ class PayoutStore(Protocol):
         self, user_id: _uuid.UUID, *, after: tuple[datetime, _uuid.UUID] | None, limit: int
     ) -> list[Payout]: ...
     async def unsettled(self, provider: str, before: datetime, limit: int) -> list[Payout]: ...
+    async def day_totals(self, user_id: _uuid.UUID, currency: str, since: datetime) -> tuple[int, int]: ...
+    async def by_status(
+        self, status: str, *, after: tuple[datetime, _uuid.UUID] | None, limit: int
+    ) -> list[Payout]: ...
+    async def number_verified(self, user_id: _uuid.UUID, phone: str) -> bool: ...
+
+
+class MethodStore(Protocol):
+    async def add(self, method: PaymentMethod) -> bool: ...
+    async def of_user(self, user_id: _uuid.UUID, *, lock: bool = False) -> list[PaymentMethod]: ...
+    async def get(self, method_id: _uuid.UUID) -> PaymentMethod | None: ...
+    async def update(self, method: PaymentMethod, now: datetime) -> None: ...
+    async def clear_default(self, user_id: _uuid.UUID, now: datetime) -> None: ...
+    async def delete(self, method_id: _uuid.UUID) -> None: ...
+    async def mark_verified(self, user_id: _uuid.UUID, phone: str, now: datetime) -> None: ...
 
 
 class Tx(Protocol):
@@ -168,6 +212,7 @@ class Tx(Protocol):
     ledger: Ledger
     outbox: MessageOutbox
     payouts: PayoutStore
+    methods: MethodStore
 
 
 #: Opens one transaction; it commits when the block exits normally and rolls back otherwise.

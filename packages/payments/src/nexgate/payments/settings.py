@@ -26,6 +26,27 @@ class PaymentsSettings(NexgateSettings):
     mpesa_give_up_after_s: float = 3600.0
     #: How often the reconciliation jobs run.
     reconcile_interval_s: float = 30.0
+    #: "<region>/<operator>" -> provider. Operators come from the prefix table or the payer's
+    #: override (domain/methods.py); a pair missing here is 422 ``operator_not_supported``.
+    routes: dict[str, str] = {
+        "KE/safaricom": "mpesa",
+        "TZ/vodacom": "selcom",
+        "TZ/airtel": "tembo",
+        "TZ/tigo": "tembo",
+        "TZ/halotel": "tembo",
+    }
+    #: Mobile-money prompts per payer and per number within ``prompt_window_s`` (429 beyond):
+    #: a phone is not to be spammed with PIN prompts.
+    prompts_per_user: int = 20
+    prompts_per_number: int = 10
+    prompt_window_s: float = 600.0
+    #: Holds whose ``release_key`` (an event) ended are released this long after the end.
+    event_grace_s: float = 48 * 3600.0
+    #: Holds still held (or disputed) this long after payment wait in the admin queue
+    #: (`GET /admin/holds`); they are never released silently.
+    max_hold_days: int = 30
+    #: How often due holds (``auto_release_at``, ended release keys) are released.
+    release_interval_s: float = 60.0
 
     #: The sandbox provider takes every mobile-money number (local demos, `just dev` without
     #: internet). Unset: on in development, off otherwise; refused in production.
@@ -58,10 +79,24 @@ class PaymentsSettings(NexgateSettings):
     #: Selcom: "do a transaction query status api after 3 mins interval".
     selcom_reconcile_after_s: float = 180.0
 
+    # -- Tembo Plus (Tanzania, TZS; Airtel, Tigo/Yas, Halotel numbers) ----------------------
+    tembo_base_url: str = "https://sandbox.temboplus.com/tembo/v1"
+    tembo_account_id: str = ""
+    tembo_secret_key: str = ""
+    #: Webhooks may come "seconds to hours" later: ask the status after this long.
+    tembo_reconcile_after_s: float = 120.0
+
     # -- withdrawals ------------------------------------------------------------------------
     #: Smallest and largest single withdrawal per currency, in minor units.
     withdrawal_minimum: dict[str, int] = {"KES": 10_00, "TZS": 1_000_00}
     withdrawal_maximum: dict[str, int] = {"KES": 150_000_00, "TZS": 3_000_000_00}
+    #: Most withdrawn per user, currency and (UTC) day, and how many withdrawals a day.
+    withdrawal_daily_maximum: dict[str, int] = {"KES": 300_000_00, "TZS": 5_000_000_00}
+    withdrawals_per_day: int = 5
+    #: Above this single amount a withdrawal waits for an admin (``in_review``).
+    withdrawal_review_above: dict[str, int] = {"KES": 50_000_00, "TZS": 1_000_000_00}
+    #: A withdrawal to a number the user never paid from waits for an admin.
+    withdrawal_review_unverified: bool = True
     #: Withdrawal requests per user per hour (429 with Retry-After beyond).
     withdrawals_per_hour: int = 10
     #: Seconds after which an unsettled payout is looked at by reconciliation.

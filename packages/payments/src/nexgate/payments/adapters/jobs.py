@@ -10,9 +10,9 @@ import structlog
 
 from nexgate.kernel.messaging.scheduler import Job
 from nexgate.kernel.runtime import Runtime
-from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom
+from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom, build_tembo
 from nexgate.payments.adapters.sql.repository import sql_unit_of_work
-from nexgate.payments.application import collection, payouts
+from nexgate.payments.application import collection, escrow, payouts
 from nexgate.payments.settings import PaymentsSettings
 
 log = structlog.get_logger("nexgate.payments.jobs")
@@ -24,6 +24,7 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
     daraja = build_daraja(settings)
     sandbox = build_sandbox(runtime, settings)
     selcom = build_selcom(settings)
+    tembo = build_tembo(settings)
 
     async def reconcile_collections() -> dict[str, int]:
         """Ask Daraja about STK attempts with no result past the delay; ambiguous after a while."""
@@ -52,6 +53,20 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
             log.info("payments.collections_reconciled", provider="selcom", **counts)
         return counts
 
+    async def reconcile_tembo() -> dict[str, int]:
+        """Tembo webhooks may take hours and are unauthenticated: ask the status of attempts
+        pending past the delay; ambiguous (admin queue) after a while."""
+        counts = await collection.reconcile_pending(
+            uow=uow,
+            clock=runtime.clock,
+            provider=tembo,
+            older_than=timedelta(seconds=settings.tembo_reconcile_after_s),
+            give_up_after=timedelta(seconds=settings.mpesa_give_up_after_s),
+        )
+        if counts:
+            log.info("payments.collections_reconciled", provider="tembo", **counts)
+        return counts
+
     async def reconcile_sandbox() -> dict[str, int]:
         assert sandbox is not None
         return await collection.reconcile_pending(
@@ -75,10 +90,20 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
             log.warning("payments.payouts_unsettled", provider="mpesa", count=len(stale))
         return len(stale)
 
+    async def release_due() -> int:
+        """Holds whose ``auto_release_at`` passed, or whose release key (an event) ended more
+        than the grace window ago; disputed holds are never picked."""
+        released = await escrow.release_due(uow=uow, clock=runtime.clock)
+        if released:
+            log.info("payments.holds_released", count=released)
+        return released
+
     jobs = [
+        Job("payments.release_due_holds", settings.release_interval_s, release_due),
         Job("payments.reconcile_mpesa_collections", settings.reconcile_interval_s, reconcile_collections),
         Job("payments.reconcile_mpesa_payouts", settings.reconcile_interval_s, reconcile_payouts),
         Job("payments.reconcile_selcom_collections", settings.reconcile_interval_s, reconcile_selcom),
+        Job("payments.reconcile_tembo_collections", settings.reconcile_interval_s, reconcile_tembo),
     ]
     if sandbox is not None:
         jobs.append(

@@ -6,6 +6,7 @@ from nexgate.kernel.runtime import Runtime
 from nexgate.payments.adapters.mpesa.daraja import DarajaProvider
 from nexgate.payments.adapters.sandbox.provider import SandboxProvider, sandbox_enabled
 from nexgate.payments.adapters.selcom.provider import SelcomProvider
+from nexgate.payments.adapters.tembo.provider import TemboProvider
 from nexgate.payments.settings import PaymentsSettings
 
 
@@ -42,4 +43,13 @@ def build_selcom(settings: PaymentsSettings) -> SelcomProvider:
         vendor=settings.selcom_vendor,
         timeout_s=settings.provider_timeout_s,
         tolerance_s=settings.selcom_callback_tolerance_s,
+    )
+
+
+def build_tembo(settings: PaymentsSettings) -> TemboProvider:
+    return TemboProvider(
+        base_url=settings.tembo_base_url,
+        account_id=settings.tembo_account_id,
+        secret_key=settings.tembo_secret_key,
+        timeout_s=settings.provider_timeout_s,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +44,7 @@ from nexgate.payments.domain.intents import (
     validate_intent,
 )
 from nexgate.payments.domain.ledger import AccountRef, transfer
+from nexgate.payments.domain.methods import PaymentMethodNotFound, operator_of, refuse_card_number
 from nexgate.payments.ports import (
     CollectionCallback,
     CollectionStatus,
@@ -51,15 +52,21 @@ from nexgate.payments.ports import (
     ProviderOutcome,
     ProviderRejected,
     ProviderUnreachable,
+    Tx,
     UnitOfWork,
 )
 
-#: Which provider collects for which (country calling code, currency): every Kenyan number
-#: through Daraja; Tanzanian Vodacom (M-Pesa TZ: 074x-076x) through Selcom. Airtel, Tigo/Yas and
-#: Halotel (Tembo) are not built yet: refused as unsupported.
-ROUTES = {("254", "KES"): "mpesa"}
-TZ_OPERATOR_ROUTES = {"74": "selcom", "75": "selcom", "76": "selcom"}
-_CURRENCY_OF_COUNTRY = {"254": "KES", "255": "TZS"}
+#: Which provider serves which (region, operator) unless settings say otherwise
+#: (``NEXGATE_PAYMENTS_ROUTES``): Kenyan Safaricom through Daraja, Tanzanian Vodacom (M-Pesa
+#: TZ) through Selcom, Airtel, Tigo/Yas and Halotel through Tembo.
+DEFAULT_ROUTES = {
+    "KE/safaricom": "mpesa",
+    "TZ/vodacom": "selcom",
+    "TZ/airtel": "tembo",
+    "TZ/tigo": "tembo",
+    "TZ/halotel": "tembo",
+}
+_CURRENCY_OF_REGION = {"KE": "KES", "TZ": "TZS"}
 
 
 def money_of(m: Money) -> MoneyAmount:
@@ -112,7 +119,7 @@ async def create_intent(
                 amount,
                 purpose,
                 reference,
-                [[str(s.payee_id), s.amount, s.reference] for s in splits],
+                [[str(s.payee_id), s.amount, s.reference, s.release_key, s.auto_release_at] for s in splits],
             ]
         )
     ).hexdigest()
@@ -148,6 +155,9 @@ async def create_intent(
                     reference=s.reference,
                     status=HoldStatus.AWAITING_PAYMENT,
                     fee_bps=fee_bps,
+                    release_key=s.release_key,
+                    auto_release_at=s.auto_release_at,
+                    created_at=now,
                 )
                 for s in splits
             ],
@@ -175,11 +185,18 @@ async def get_attempt(
     return attempt
 
 
-def route(phone_e164: str, currency: str, *, override: str | None = None) -> str:
-    """The provider for a number and currency; ``override`` (the sandbox) takes every
-    number whose country matches the currency."""
-    country = phone_e164[1:4]
-    if _CURRENCY_OF_COUNTRY.get(country) != currency:
+def route(
+    phone_e164: str,
+    currency: str,
+    *,
+    override: str | None = None,
+    operator: str | None = None,
+    routes: dict[str, str] | None = None,
+) -> str:
+    """The provider for a number and currency. ``operator`` is the payer's override of the
+    prefix table; ``override`` (the sandbox) takes every number whose country matches."""
+    region, derived = operator_of(phone_e164)
+    if _CURRENCY_OF_REGION.get(region) != currency:
         raise ValidationFailed(
             f"A number from this country cannot pay in {currency}.",
             code="method_currency_mismatch",
@@ -187,9 +204,7 @@ def route(phone_e164: str, currency: str, *, override: str | None = None) -> str
         )
     if override is not None:
         return override
-    provider = ROUTES.get((country, currency))
-    if provider is None and (country, currency) == ("255", "TZS"):
-        provider = TZ_OPERATOR_ROUTES.get(phone_e164[4:6])
+    provider = (DEFAULT_ROUTES if routes is None else routes).get(f"{region}/{operator or derived}")
     if provider is None:
         raise ValidationFailed(
             "This mobile-money operator is not supported yet.",
@@ -207,19 +222,36 @@ async def start_mobile_money_attempt(
     callback_url: str | Callable[[str], str],
     actor: Actor,
     intent_id: uuid.UUID,
-    phone: str,
+    phone: str | None = None,
+    method_id: uuid.UUID | None = None,
     route_override: str | None = None,
+    routes: dict[str, str] | None = None,
+    before_prompt: Callable[[str], Awaitable[None]] | None = None,
 ) -> Attempt:
-    """Prompt the payer's phone. Nothing reaches the ledger here: only a confirmed result does."""
+    """Prompt the payer's phone (a number, or one of the payer's saved methods). Nothing
+    reaches the ledger here: only a confirmed result does. ``before_prompt(e164)`` may refuse
+    (a rate limit per number) before anything is written or sent."""
+    refuse_card_number(phone)
     async with uow() as tx:
         intent = await tx.store.get_intent(intent_id, lock=True)
         if intent is None or actor.user_id != intent.payer_id:
             raise IntentNotFound("No such payment intent.")
-        # Local forms ("0712...") are read in the country of the intent's currency.
-        region = {"KES": "KE", "TZS": "TZ"}.get(intent.amount.currency, "TZ")
-        e164 = normalize_phone(phone, default_region=region, allowed_regions=("TZ", "KE"))
-        provider_name = route(e164, intent.amount.currency, override=route_override)
+        operator = None
+        if method_id is not None:
+            method = await tx.methods.get(method_id)
+            if method is None or method.user_id != intent.payer_id:
+                raise PaymentMethodNotFound("No such payment method.")
+            e164, operator = method.phone, method.operator_override
+        else:
+            # Local forms ("0712...") are read in the country of the intent's currency.
+            region = {"KES": "KE", "TZS": "TZ"}.get(intent.amount.currency, "TZ")
+            e164 = normalize_phone(phone or "", default_region=region, allowed_regions=("TZ", "KE"))
+        provider_name = route(
+            e164, intent.amount.currency, override=route_override, operator=operator, routes=routes
+        )
         intent.amount.to_major_units_whole()  # 422 fractional_amount before any call
+        if before_prompt is not None:
+            await before_prompt(e164)
         if not intent.payable or intent.expires_at <= clock.now():
             raise IntentNotPayable("This payment intent can no longer be paid.")
         if await tx.store.live_attempt(intent_id) is not None:
@@ -245,6 +277,7 @@ async def start_mobile_money_attempt(
             amount=attempt.amount,
             callback_url=callback_url(provider_name) if callable(callback_url) else callback_url,
             description="Nexgate",
+            operator=operator,
         )
     except ProviderRejected as exc:
         await _fail(uow, clock, attempt.id, "provider_error", detail=str(exc))
@@ -326,39 +359,8 @@ async def _succeed(uow: UnitOfWork, clock: Clock, attempt_id: uuid.UUID, receipt
             ]
         else:
             targets = [(AccountRef.escrow(h.id, h.amount.currency), h.amount) for h in intent.holds]
-            message = [
-                PaymentSucceeded(
-                    intent_id=intent.id,
-                    purpose=intent.purpose,
-                    reference=intent.reference,
-                    payer_id=intent.payer_id,
-                    amount=money_of(intent.amount),
-                    method="mobile_money",
-                    provider=attempt.provider,
-                    holds=[
-                        HoldFunded(
-                            hold_id=h.id,
-                            payee_id=h.payee_id,
-                            amount=money_of(h.amount),
-                            reference=h.reference,
-                        )
-                        for h in intent.holds
-                    ],
-                )
-            ]
-            for hold in intent.holds:
-                hold.status, hold.held = HoldStatus.HELD, hold.amount
-                await tx.store.update_hold(hold, now)
-        await tx.ledger.post(
-            transfer(
-                id=entry_id,
-                kind="collection",
-                reference=f"attempt:{attempt.id}",
-                idempotency_key=f"collection:{attempt.id}",
-                source=clearing,
-                targets=targets,
-            )
-        )
+            message = [_payment_succeeded(intent, "mobile_money", attempt.provider)]
+            await _fund_holds(tx, intent, now)
         if intent.payable:
             await tx.store.set_intent_status(intent.id, IntentStatus.SUCCEEDED.value, now)
             if intent.purpose == "wallet_topup":
@@ -373,12 +375,95 @@ async def _succeed(uow: UnitOfWork, clock: Clock, attempt_id: uuid.UUID, receipt
                         provider=attempt.provider,
                     )
                 )
+        if attempt.phone is not None:
+            await tx.methods.mark_verified(intent.payer_id, attempt.phone, now)
         # A late success keeps the one-succeeded-attempt index free for the real one.
         if attempt.failure_reason == "credited_to_wallet" and intent.status is IntentStatus.SUCCEEDED:
             attempt.status = AttemptStatus.FAILED
         await tx.store.update_attempt(attempt, now)
         await tx.outbox.add(*message)
+        # Last: every collection of a provider and currency locks the same clearing row,
+        # so it is held only from here to the commit.
+        await tx.ledger.post(
+            transfer(
+                id=entry_id,
+                kind="collection",
+                reference=f"attempt:{attempt.id}",
+                idempotency_key=f"collection:{attempt.id}",
+                source=clearing,
+                targets=targets,
+            )
+        )
     return True
+
+
+def _payment_succeeded(intent: Intent, method: str, provider: str | None) -> PaymentSucceeded:
+    return PaymentSucceeded(
+        intent_id=intent.id,
+        purpose=intent.purpose,
+        reference=intent.reference,
+        payer_id=intent.payer_id,
+        amount=money_of(intent.amount),
+        method=method,
+        provider=provider,
+        holds=[
+            HoldFunded(hold_id=h.id, payee_id=h.payee_id, amount=money_of(h.amount), reference=h.reference)
+            for h in intent.holds
+        ],
+    )
+
+
+async def _fund_holds(tx: Tx, intent: Intent, now: datetime) -> None:
+    for hold in intent.holds:
+        hold.status, hold.held = HoldStatus.HELD, hold.amount
+        await tx.store.update_hold(hold, now)
+
+
+async def pay_with_wallet(*, uow: UnitOfWork, clock: Clock, actor: Actor, intent_id: uuid.UUID) -> Attempt:
+    """Pay an intent from the payer's wallet in one transaction: the intent row is locked
+    first (two attempts on one intent: the second finds it paid), then the ledger locks the
+    wallet and refuses to take it below zero (409 ``insufficient_funds``)."""
+    now = clock.now()
+    async with uow() as tx:
+        intent = await tx.store.get_intent(intent_id, lock=True)
+        if intent is None or actor.user_id != intent.payer_id:
+            raise IntentNotFound("No such payment intent.")
+        if intent.purpose == "wallet_topup":
+            raise ValidationFailed(
+                "A top-up is paid with mobile money.",
+                code="unsupported_method",
+                errors=[FieldProblem("method", "must be mobileMoney for a top-up")],
+            )
+        if not intent.payable or intent.expires_at <= now:
+            raise IntentNotPayable("This payment intent can no longer be paid.")
+        if await tx.store.live_attempt(intent_id) is not None:
+            raise AttemptInProgress("A payment prompt is already waiting on the phone.")
+        attempt = Attempt(
+            id=new_id(),
+            intent_id=intent.id,
+            payer_id=intent.payer_id,
+            method="wallet",
+            provider=None,
+            phone=None,
+            amount=intent.amount,
+            status=AttemptStatus.SUCCEEDED,
+            created_at=now,
+        )
+        await tx.store.add_attempt(attempt)
+        await tx.ledger.post(
+            transfer(
+                id=new_id(),
+                kind="wallet_payment",
+                reference=f"attempt:{attempt.id}",
+                idempotency_key=f"wallet_payment:{attempt.id}",
+                source=AccountRef.wallet(intent.payer_id, intent.amount.currency),
+                targets=[(AccountRef.escrow(h.id, h.amount.currency), h.amount) for h in intent.holds],
+            )
+        )
+        await _fund_holds(tx, intent, now)
+        await tx.store.set_intent_status(intent.id, IntentStatus.SUCCEEDED.value, now)
+        await tx.outbox.add(_payment_succeeded(intent, "wallet", None))
+    return attempt
 
 
 async def _apply(
@@ -525,3 +610,35 @@ async def cancel_intent(*, uow: UnitOfWork, clock: Clock, actor: Actor, intent_i
             await tx.store.update_hold(hold, clock.now())
         intent.status = IntentStatus.CANCELLED
     return intent
+
+
+async def resolve_ambiguous(
+    *, uow: UnitOfWork, clock: Clock, attempt_id: uuid.UUID, succeeded: bool, receipt: str | None
+) -> Attempt:
+    """An admin settles an attempt nobody could confirm (after checking the provider's portal):
+    a success is applied exactly like a confirmed one (dedupe row, ledger key), a failure frees
+    the intent for another attempt."""
+    async with uow() as tx:
+        attempt = await tx.store.get_attempt(attempt_id, lock=True)
+        if attempt is None:
+            raise AttemptNotFound("No such payment attempt.")
+        if attempt.status is not AttemptStatus.AMBIGUOUS:
+            raise Conflict("Only an ambiguous attempt is resolved by hand.", code="attempt_not_ambiguous")
+        if attempt.provider_ref is None:  # the prompt's answer never came: our id stands in
+            attempt.provider_ref = f"manual-{attempt.id.hex}"
+            await tx.store.update_attempt(attempt, clock.now())
+    if succeeded:
+        await _succeed(uow, clock, attempt_id, receipt)
+    else:
+        await _fail(uow, clock, attempt_id, "rejected")
+    async with uow() as tx:
+        found = await tx.store.get_attempt(attempt_id)
+    assert found is not None
+    return found
+
+
+async def attempts_in_status(
+    *, uow: UnitOfWork, status: str, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Attempt]:
+    async with uow() as tx:
+        return await tx.store.attempts_by_status(status, after=after, limit=limit)

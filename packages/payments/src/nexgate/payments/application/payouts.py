@@ -12,20 +12,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from nexgate.contracts.payments import PayoutCompleted, PayoutFailed
+from nexgate.contracts.payments import PayoutCompleted, PayoutFailed, PayoutInReview
 from nexgate.kernel.clock import Clock
-from nexgate.kernel.errors import ValidationFailed
+from nexgate.kernel.errors import FieldProblem, ValidationFailed
 from nexgate.kernel.ids import new_id
 from nexgate.kernel.money import Money
 from nexgate.kernel.phone import normalize_phone
 from nexgate.payments.application.collection import money_of, route
 from nexgate.payments.domain.ledger import AccountRef, transfer
+from nexgate.payments.domain.methods import refuse_card_number
 from nexgate.payments.domain.payouts import (
     FINAL_PAYOUT,
     Payout,
     PayoutNotFound,
+    PayoutNotInReview,
     PayoutStatus,
     WithdrawalLimits,
+    check_daily,
+    review_reason,
     validate_withdrawal,
 )
 from nexgate.payments.ports import (
@@ -53,13 +57,21 @@ async def request_withdrawal(
     idempotency_key: str,
     limits: WithdrawalLimits,
     route_override: str | None = None,
+    routes: dict[str, str] | None = None,
 ) -> Payout:
     if not 1 <= len(idempotency_key) <= 255:
         raise ValidationFailed("Idempotency keys are 1 to 255 characters.", code="invalid_idempotency_key")
+    refuse_card_number(phone)
     validate_withdrawal(amount, limits)
     region = {"KES": "KE", "TZS": "TZ"}.get(amount.currency, "TZ")
     e164 = normalize_phone(phone, default_region=region, allowed_regions=("TZ", "KE"))
-    provider_name = route(e164, amount.currency, override=route_override)
+    provider_name = route(e164, amount.currency, override=route_override, routes=routes)
+    if provider_name not in providers:  # Selcom and Tembo payouts are not built yet
+        raise ValidationFailed(
+            "Withdrawals to this operator are not supported yet.",
+            code="operator_not_supported",
+            errors=[FieldProblem("phone", "operator not supported for withdrawals")],
+        )
     async with uow() as tx:
         existing = await tx.payouts.by_key(user_id, idempotency_key)
         if existing is not None:
@@ -89,11 +101,41 @@ async def request_withdrawal(
                 targets=[(AccountRef.payouts_in_flight(amount.currency), amount)],
             )
         )
+        # Counted under the wallet's row lock (taken by the post above), so two concurrent
+        # requests of one user cannot both slip under the daily limits.
+        now = clock.now()
+        count, total = await tx.payouts.day_totals(
+            user_id, amount.currency, now.replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        check_daily(amount, limits, count, total)
+        reason = review_reason(
+            amount, limits, number_verified=await tx.payouts.number_verified(user_id, e164)
+        )
+        if reason is not None:
+            payout.status = PayoutStatus.IN_REVIEW
+            await tx.payouts.update(payout, now)
+            await tx.outbox.add(
+                PayoutInReview(payout_id=payout.id, user_id=user_id, amount=money_of(amount), reason=reason)
+            )
+            return payout
+    return await _disburse(uow, clock, providers, payout, result_url=result_url, timeout_url=timeout_url)
+
+
+async def _disburse(
+    uow: UnitOfWork,
+    clock: Clock,
+    providers: dict[str, PayoutProvider],
+    payout: Payout,
+    *,
+    result_url: str,
+    timeout_url: str,
+) -> Payout:
+    """Call the provider once for a payout whose money is in flight."""
     try:
-        accepted = await providers[provider_name].disburse(
+        accepted = await providers[payout.provider].disburse(
             reference=payout.reference,
-            msisdn_e164=e164,
-            amount=amount,
+            msisdn_e164=payout.phone,
+            amount=payout.amount,
             result_url=result_url,
             timeout_url=timeout_url,
         )
@@ -117,6 +159,39 @@ async def request_withdrawal(
             locked.status = PayoutStatus.PENDING
         await tx.payouts.update(locked, clock.now())
         return locked
+
+
+async def review_withdrawal(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    providers: dict[str, PayoutProvider],
+    result_url: str,
+    timeout_url: str,
+    payout_id: uuid.UUID,
+    approve: bool,
+) -> Payout:
+    """An admin decides a withdrawal in review: approved, it goes to the provider (once: the
+    status moves under the row lock first); rejected, its money returns to the wallet."""
+    async with uow() as tx:
+        payout = await tx.payouts.get(payout_id, lock=True)
+        if payout is None:
+            raise PayoutNotFound("No such withdrawal.")
+        if payout.status is not PayoutStatus.IN_REVIEW:
+            raise PayoutNotInReview("This withdrawal is not waiting for review.")
+        if approve:
+            payout.status = PayoutStatus.REQUESTED
+            await tx.payouts.update(payout, clock.now())
+    if not approve:
+        return await _settle(uow, clock, payout_id, ProviderOutcome.FAILED, reason="rejected")
+    return await _disburse(uow, clock, providers, payout, result_url=result_url, timeout_url=timeout_url)
+
+
+async def withdrawals_in_review(
+    *, uow: UnitOfWork, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Payout]:
+    async with uow() as tx:
+        return await tx.payouts.by_status(PayoutStatus.IN_REVIEW.value, after=after, limit=limit)
 
 
 async def _settle(

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from nexgate.kernel.errors import Conflict, FieldProblem, ValidationFailed
 from nexgate.kernel.money import Money
 from nexgate.payments.domain.fees import split_fee
-from nexgate.payments.domain.intents import Hold, HoldAlreadyReleased, HoldNotHeld, HoldStatus
+from nexgate.payments.domain.intents import Hold, HoldAlreadyReleased, HoldDisputed, HoldNotHeld, HoldStatus
+
+#: Holds that still hold money: a disputed one too (only an admin releases it).
+HOLDING = frozenset({HoldStatus.HELD, HoldStatus.DISPUTED})
 
 
 class RefundExceedsHeld(Conflict):
@@ -21,12 +24,15 @@ class Release:
     net: Money
 
 
-def plan_release(hold: Hold) -> Release:
+def plan_release(hold: Hold, *, resolving_dispute: bool = False) -> Release:
     """What releasing ``hold`` pays: the fee (the hold's snapshotted basis points) on what is
-    still held, rounded half-up to the whole shilling, and the rest to the payee."""
+    still held, rounded half-up to the whole shilling, and the rest to the payee. A disputed
+    hold is released only by an admin resolving the dispute."""
     if hold.status is HoldStatus.RELEASED:
         raise HoldAlreadyReleased("This hold was already released.")
-    if hold.status is not HoldStatus.HELD or hold.held.amount <= 0:
+    if hold.status is HoldStatus.DISPUTED and not resolving_dispute:
+        raise HoldDisputed("This hold is disputed: an admin resolves it first.")
+    if hold.status not in HOLDING or hold.held.amount <= 0:
         raise HoldNotHeld("This hold holds no money to release.")
     fee, net = split_fee(hold.held, hold.fee_bps)
     return Release(hold.held, fee, net)
@@ -36,7 +42,7 @@ def plan_refund(hold: Hold, amount: Money | None) -> Money:
     """How much a refund of ``amount`` (None: all that is held) returns to the payer."""
     if hold.status is HoldStatus.RELEASED:
         raise HoldAlreadyReleased("This hold was already released to the payee.")
-    if hold.status is not HoldStatus.HELD or hold.held.amount <= 0:
+    if hold.status not in HOLDING or hold.held.amount <= 0:
         raise HoldNotHeld("This hold holds no money to refund.")
     if amount is None:
         return hold.held
@@ -56,3 +62,14 @@ def plan_refund(hold: Hold, amount: Money | None) -> Money:
     if amount > hold.held:
         raise RefundExceedsHeld(f"Only {hold.held} is still held.")
     return amount
+
+
+def plan_dispute(hold: Hold) -> bool:
+    """True when ``hold`` becomes disputed; False when it already is (a no-op)."""
+    if hold.status is HoldStatus.DISPUTED:
+        return False
+    if hold.status is HoldStatus.RELEASED:
+        raise HoldAlreadyReleased("This hold was already released to the payee.")
+    if hold.status is not HoldStatus.HELD:
+        raise HoldNotHeld("Only money held in escrow can be disputed.")
+    return True

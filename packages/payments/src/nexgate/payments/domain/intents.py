@@ -39,6 +39,8 @@ class HoldStatus(StrEnum):
     RELEASED = "released"
     REFUNDED = "refunded"
     VOID = "void"
+    #: The payer contests it: never released until an admin resolves the dispute.
+    DISPUTED = "disputed"
 
 
 class IntentNotFound(NotFound):
@@ -69,11 +71,19 @@ class HoldNotHeld(Conflict):
     default_code = "hold_not_held"
 
 
+class HoldDisputed(Conflict):
+    default_code = "hold_disputed"
+
+
 @dataclass(frozen=True, slots=True)
 class Split:
     payee_id: uuid.UUID
     amount: Money
     reference: str
+    #: Release when this thing (an event id) has ended, plus the grace window.
+    release_key: str | None = None
+    #: Release on its own once due.
+    auto_release_at: datetime | None = None
 
 
 @dataclass
@@ -88,6 +98,9 @@ class Hold:
     reference: str
     status: HoldStatus
     fee_bps: int
+    release_key: str | None = None
+    auto_release_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

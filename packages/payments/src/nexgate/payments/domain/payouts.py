@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from nexgate.kernel.errors import FieldProblem, NotFound, ValidationFailed
+from nexgate.kernel.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from nexgate.kernel.money import Money
 
 
@@ -21,6 +21,8 @@ class PayoutStatus(StrEnum):
     FAILED = "failed"
     #: No answer from the provider: the money stays in flight until the result is known.
     AMBIGUOUS = "ambiguous"
+    #: Reserved (in flight), waiting for an admin to approve or reject it.
+    IN_REVIEW = "in_review"
 
 
 FINAL_PAYOUT = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED})
@@ -50,12 +52,49 @@ class Payout:
         return str(self.id)
 
 
+class PayoutNotInReview(Conflict):
+    default_code = "withdrawal_not_in_review"
+
+
 @dataclass(frozen=True, slots=True)
 class WithdrawalLimits:
-    """Per currency, in minor units: the smallest and the largest single withdrawal."""
+    """Per currency, in minor units: the smallest and the largest single withdrawal, the most
+    per day; how many per day; above which amount (or to a number never paid from, when
+    ``review_unverified``) a withdrawal waits for an admin."""
 
     minimum: dict[str, int]
     maximum: dict[str, int]
+    daily_maximum: dict[str, int] = field(default_factory=dict)
+    per_day: int = 0
+    review_above: dict[str, int] = field(default_factory=dict)
+    review_unverified: bool = False
+
+
+def check_daily(amount: Money, limits: WithdrawalLimits, count_today: int, total_today: int) -> None:
+    """``count_today``/``total_today`` include this withdrawal. 422 ``withdrawal_limit`` beyond."""
+    if limits.per_day and count_today > limits.per_day:
+        raise ValidationFailed(
+            f"At most {limits.per_day} withdrawals a day.",
+            code="withdrawal_limit",
+            errors=[FieldProblem("amount", "daily withdrawal count reached")],
+        )
+    cap = limits.daily_maximum.get(amount.currency)
+    if cap is not None and total_today > cap:
+        raise ValidationFailed(
+            f"At most {Money(cap, amount.currency)} a day.",
+            code="withdrawal_limit",
+            errors=[FieldProblem("amount", "daily withdrawal total reached")],
+        )
+
+
+def review_reason(amount: Money, limits: WithdrawalLimits, *, number_verified: bool) -> str | None:
+    """Why this withdrawal waits for an admin, or None."""
+    threshold = limits.review_above.get(amount.currency)
+    if threshold is not None and amount.amount > threshold:
+        return "large_amount"
+    if limits.review_unverified and not number_verified:
+        return "unverified_number"
+    return None
 
 
 def validate_withdrawal(amount: Money, limits: WithdrawalLimits) -> None:

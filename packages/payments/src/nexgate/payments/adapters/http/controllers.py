@@ -6,11 +6,12 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from nexgate.kernel.clock import Clock
 from nexgate.kernel.errors import (
@@ -29,12 +30,14 @@ from nexgate.kernel.security.principal import Principal
 from nexgate.payments.adapters.http.schemas import (
     AttemptIn,
     AttemptOut,
+    FreezeOut,
     HoldDetailOut,
     IntentOut,
     RefundIn,
     RefundOut,
     StatementLineOut,
     TopUpIn,
+    TransactionOut,
     WalletBalanceOut,
     WalletOut,
     WithdrawalIn,
@@ -43,9 +46,9 @@ from nexgate.payments.adapters.http.schemas import (
 from nexgate.payments.adapters.sandbox.provider import SandboxProvider
 from nexgate.payments.adapters.selcom.provider import SelcomProvider
 from nexgate.payments.adapters.sql.ledger import SqlLedger
-from nexgate.payments.application import collection, escrow, payouts
+from nexgate.payments.application import collection, escrow, payouts, wallets
 from nexgate.payments.application.collection import Actor
-from nexgate.payments.domain.intents import AttemptNotFound
+from nexgate.payments.domain.intents import AttemptNotFound, HoldStatus
 from nexgate.payments.domain.payouts import WithdrawalLimits
 from nexgate.payments.ports import MobileMoneyProvider, PayoutProvider, UnitOfWork
 from nexgate.payments.settings import PaymentsSettings
@@ -75,7 +78,15 @@ class PaymentsService:
 
     @property
     def withdrawal_limits(self) -> WithdrawalLimits:
-        return WithdrawalLimits(self.settings.withdrawal_minimum, self.settings.withdrawal_maximum)
+        s = self.settings
+        return WithdrawalLimits(
+            s.withdrawal_minimum,
+            s.withdrawal_maximum,
+            daily_maximum=s.withdrawal_daily_maximum,
+            per_day=s.withdrawals_per_day,
+            review_above=s.withdrawal_review_above,
+            review_unverified=s.withdrawal_review_unverified,
+        )
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -114,16 +125,48 @@ class IntentController(Controller):
         self,
         intent_id: FromPath[uuid.UUID],
         data: JSONBody[AttemptIn],
+        request: Request,
         principal: NamedDependency[Principal],
         payments: NamedDependency[PaymentsService],
         clock: NamedDependency[Clock],
     ) -> AttemptOut:
+        if data.method == "wallet":
+            if data.phone is not None or data.payment_method_id is not None:
+                raise ValidationFailed(
+                    "A wallet payment takes no phone or payment method.",
+                    code="invalid_attempt",
+                    errors=[FieldProblem("method", "wallet takes no phone or paymentMethodId")],
+                )
+            attempt = await collection.pay_with_wallet(
+                uow=payments.uow, clock=clock, actor=actor_of(principal), intent_id=intent_id
+            )
+            return AttemptOut.of(attempt)
         if data.method != "mobileMoney":
             raise ValidationFailed(
-                "Only mobileMoney is supported here.",
+                "Pay with mobileMoney or wallet.",
                 code="unsupported_method",
-                errors=[FieldProblem("method", "must be mobileMoney")],
+                errors=[FieldProblem("method", "must be mobileMoney or wallet")],
             )
+        if (data.phone is None) == (data.payment_method_id is None):
+            raise ValidationFailed(
+                "Give either a phone or a paymentMethodId.",
+                code="invalid_attempt",
+                errors=[FieldProblem("phone", "either phone or paymentMethodId")],
+            )
+        limiter: RateLimiter = request.app.state.rate_limiter
+        window = payments.settings.prompt_window_s
+        await limiter.hit(
+            "payments.prompts",
+            f"u:{principal.user_id}",
+            limit=payments.settings.prompts_per_user,
+            window_s=window,
+        )
+
+        async def per_number(e164: str) -> None:
+            await limiter.hit(
+                "payments.prompts", f"n:{e164}", limit=payments.settings.prompts_per_number, window_s=window
+            )
+
         attempt = await collection.start_mobile_money_attempt(
             uow=payments.uow,
             clock=clock,
@@ -132,7 +175,10 @@ class IntentController(Controller):
             actor=actor_of(principal),
             intent_id=intent_id,
             phone=data.phone,
+            method_id=data.payment_method_id,
             route_override=payments.route_override,
+            routes=payments.settings.routes,
+            before_prompt=per_number,
         )
         return AttemptOut.of(attempt)
 
@@ -190,7 +236,7 @@ class WalletController(Controller):
         )
         return IntentOut.of(intent)
 
-    @get("/transactions", summary="My wallet statement, newest first (cursor pages)")
+    @get("/statement", summary="My wallet statement, newest first (cursor pages; from/to filter by time)")
     async def statement(
         self,
         principal: NamedDependency[Principal],
@@ -199,6 +245,8 @@ class WalletController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int | None] = None,
         currency: FromQuery[str | None] = None,
+        from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        to: FromQuery[datetime | None] = None,
     ) -> Page[StatementLineOut]:
         size = validate_limit(limit)
         if currency is not None and currency not in CURRENCY_EXPONENTS:
@@ -210,7 +258,7 @@ class WalletController(Controller):
         after = cursors.decode(cursor, (int,))[0] if cursor else None
         async with payments.uow() as tx:
             lines = await SqlLedger(tx.session).wallet_statement(  # type: ignore[attr-defined]
-                principal.user_id, currency=currency, after=after, limit=size
+                principal.user_id, currency=currency, after=after, limit=size, since=from_, until=to
             )
         page = Page.from_rows(lines, size, key=lambda line: (line.posting_id,), codec=cursors)
         return Page(
@@ -219,6 +267,49 @@ class WalletController(Controller):
                 for line in page.items
             ],
             next_cursor=page.next_cursor,
+        )
+
+    @post("/freeze", status_code=200, summary="Freeze my wallet (e.g. a lost phone); I can unfreeze it")
+    async def freeze(
+        self, principal: NamedDependency[Principal], payments: NamedDependency[PaymentsService]
+    ) -> FreezeOut:
+        actor = Actor.user(principal.user_id)  # as the owner, even for an admin
+        by = await wallets.freeze(uow=payments.uow, actor=actor, user_id=principal.user_id)
+        return FreezeOut(principal.user_id, True, by)
+
+    @post("/unfreeze", status_code=200, summary="Unfreeze my wallet (not when an admin froze it: 403)")
+    async def unfreeze(
+        self, principal: NamedDependency[Principal], payments: NamedDependency[PaymentsService]
+    ) -> FreezeOut:
+        actor = Actor.user(principal.user_id)
+        await wallets.unfreeze(uow=payments.uow, actor=actor, user_id=principal.user_id)
+        return FreezeOut(principal.user_id, False, None)
+
+
+class TransactionController(Controller):
+    path = "/api/v1/payments/transactions"
+    tags = ["payments"]
+    guards = [requires_principal]
+
+    @get("/{entry_id:uuid}", summary="One ledger entry of my wallet (owner only)")
+    async def read(
+        self,
+        entry_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+    ) -> TransactionOut:
+        async with payments.uow() as tx:
+            entry = await SqlLedger(tx.session).entry_for_owner(entry_id, principal.user_id)  # type: ignore[attr-defined]
+        if entry is None:
+            raise NotFound("No such transaction.", code="transaction_not_found")
+        return TransactionOut(
+            entry.id,
+            entry.kind,
+            entry.created_at,
+            [
+                StatementLineOut(line.entry_id, line.kind, line.amount, line.balance_after, line.created_at)
+                for line in entry.lines
+            ],
         )
 
 
@@ -259,6 +350,7 @@ class WithdrawalController(Controller):
             idempotency_key=key,
             limits=payments.withdrawal_limits,
             route_override=payments.route_override,
+            routes=payments.settings.routes,
         )
         return WithdrawalOut.of(payout)
 
@@ -300,6 +392,59 @@ class HoldController(Controller):
     tags = ["payments"]
     guards = [requires_principal]
 
+    @get("/", summary="My escrow holds as payer or payee, newest first (cursor pages)")
+    async def list_mine(
+        self,
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        cursors: NamedDependency[CursorCodec],
+        role: FromQuery[str] = "payer",
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+    ) -> Page[HoldDetailOut]:
+        size = validate_limit(limit)
+        if role not in ("payer", "payee"):
+            raise ValidationFailed(
+                "role is payer or payee.",
+                code="invalid_query",
+                errors=[FieldProblem("role", "payer or payee")],
+            )
+        if status is not None and status not in {s.value for s in HoldStatus}:
+            raise ValidationFailed(
+                "Unknown hold status.",
+                code="invalid_query",
+                errors=[FieldProblem("status", "unknown status")],
+            )
+        after = cursors.decode(cursor, _WITHDRAWAL_CURSOR) if cursor else None
+        found = await escrow.list_holds(
+            uow=payments.uow,
+            actor=actor_of(principal),
+            role=role,
+            status=status,
+            after=after,  # type: ignore[arg-type]
+            limit=size,
+        )
+        page = Page.from_rows(found, size, key=lambda h: (h.created_at, h.id), codec=cursors)
+        return Page(items=[HoldDetailOut.of(h) for h in page.items], next_cursor=page.next_cursor)
+
+    @post(
+        "/{hold_id:uuid}/dispute",
+        status_code=200,
+        summary="Dispute a hold (payer): it is not released until an admin resolves it",
+    )
+    async def dispute(
+        self,
+        hold_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        payments: NamedDependency[PaymentsService],
+        clock: NamedDependency[Clock],
+    ) -> HoldDetailOut:
+        hold = await escrow.open_dispute(
+            uow=payments.uow, clock=clock, actor=actor_of(principal), hold_id=hold_id
+        )
+        return HoldDetailOut.of(hold)
+
     @get("/{hold_id:uuid}", summary="Read an escrow hold (payer, payee or admin)")
     async def read(
         self,
@@ -317,6 +462,27 @@ class AdminHoldController(Controller):
     path = "/api/v1/payments/admin/holds"
     tags = ["payments", "admin"]
     guards = [requires_principal, requires_role("admin")]
+
+    @get("/", summary="The admin queue: holds unreleased after max_hold_days, oldest first (cursor pages)")
+    async def queue(
+        self,
+        payments: NamedDependency[PaymentsService],
+        cursors: NamedDependency[CursorCodec],
+        clock: NamedDependency[Clock],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+    ) -> Page[HoldDetailOut]:
+        size = validate_limit(limit)
+        after = cursors.decode(cursor, _WITHDRAWAL_CURSOR) if cursor else None
+        found = await escrow.stale_holds(
+            uow=payments.uow,
+            clock=clock,
+            max_age=timedelta(days=payments.settings.max_hold_days),
+            after=after,  # type: ignore[arg-type]
+            limit=size,
+        )
+        page = Page.from_rows(found, size, key=lambda h: (h.created_at, h.id), codec=cursors)
+        return Page(items=[HoldDetailOut.of(h) for h in page.items], next_cursor=page.next_cursor)
 
     @post(
         "/{hold_id:uuid}/release",
@@ -363,109 +529,76 @@ class AdminHoldController(Controller):
         return RefundOut.of(refund)
 
 
+_DARAJA_ACK: dict[str, object] = {"ResultCode": 0, "ResultDesc": "Accepted"}
+_SELCOM_ACK: dict[str, object] = {
+    "reference": "",
+    "resultcode": "000",
+    "result": "SUCCESS",
+    "message": "Accepted",
+    "data": [],
+}
+
+
 class CallbackController(Controller):
-    """Provider callbacks: no JWT; a secret path token, then confirmation with the provider."""
+    """Provider callbacks: no JWT; a secret path token, then confirmation with the provider.
+    One path per provider and kind: ``mpesa``, ``mpesa-b2c``, ``mpesa-b2c-timeout``,
+    ``selcom``, ``tembo``, ``sandbox``, ``sandbox-payout``; anything else is 404."""
 
     path = "/api/v1/payments/callbacks"
     tags = ["payments"]
 
-    @post("/mpesa/{token:str}", status_code=200, summary="M-Pesa Daraja STK callback")
-    async def mpesa(
-        self,
-        token: FromPath[str],
-        request: Request,
-        payments: NamedDependency[PaymentsService],
-        clock: NamedDependency[Clock],
-    ) -> dict[str, object]:
-        body = await _callback_body(token, request, payments)
-        await collection.handle_collection_callback(
-            uow=payments.uow, clock=clock, provider=payments.providers["mpesa"], body=body
-        )
-        return {"ResultCode": 0, "ResultDesc": "Accepted"}
-
     @post(
-        "/selcom/{token:str}",
+        "/{provider:str}/{token:str}",
         status_code=200,
+        # Selcom signs its webhooks with a `SELCOM` Authorization header: not ours to parse.
         opt={"foreign_authorization": True},
-        summary="Selcom checkout webhook (signed)",
+        summary="A provider's result (acknowledged in the provider's own shape)",
     )
-    async def selcom(
+    async def receive(
         self,
+        provider: FromPath[str],
         token: FromPath[str],
         request: Request,
         payments: NamedDependency[PaymentsService],
         clock: NamedDependency[Clock],
     ) -> dict[str, object]:
         body = await _callback_body(token, request, payments)
-        provider = payments.providers.get("selcom")
-        if not isinstance(provider, SelcomProvider):
-            raise NotFound("Not found.")
-        authentic = provider.verify_callback(dict(request.headers), body, clock.now())
-        await collection.handle_collection_callback(
-            uow=payments.uow, clock=clock, provider=provider, body=body, authentic=authentic
-        )
-        return {"reference": "", "resultcode": "000", "result": "SUCCESS", "message": "Accepted", "data": []}
-
-    @post("/sandbox/{token:str}", status_code=200, summary="Sandbox provider collection result")
-    async def sandbox_collection(
-        self,
-        token: FromPath[str],
-        request: Request,
-        payments: NamedDependency[PaymentsService],
-        clock: NamedDependency[Clock],
-    ) -> dict[str, object]:
-        body = await _callback_body(token, request, payments)
-        if payments.sandbox is None:
-            raise NotFound("Not found.")
-        await collection.handle_collection_callback(
-            uow=payments.uow, clock=clock, provider=payments.sandbox, body=body
-        )
-        return {"received": True}
-
-    @post("/sandbox-payout/{token:str}", status_code=200, summary="Sandbox provider payout result")
-    async def sandbox_payout(
-        self,
-        token: FromPath[str],
-        request: Request,
-        payments: NamedDependency[PaymentsService],
-        clock: NamedDependency[Clock],
-    ) -> dict[str, object]:
-        body = await _callback_body(token, request, payments)
-        if payments.sandbox is None:
-            raise NotFound("Not found.")
-        await payouts.handle_payout_result(
-            uow=payments.uow, clock=clock, provider=payments.sandbox, body=body
-        )
-        return {"received": True}
-
-    @post("/mpesa-b2c/{token:str}", status_code=200, summary="M-Pesa Daraja B2C result")
-    async def mpesa_b2c(
-        self,
-        token: FromPath[str],
-        request: Request,
-        payments: NamedDependency[PaymentsService],
-        clock: NamedDependency[Clock],
-    ) -> dict[str, object]:
-        body = await _callback_body(token, request, payments)
-        await payouts.handle_payout_result(
-            uow=payments.uow, clock=clock, provider=payments.payout_providers["mpesa"], body=body
-        )
-        return {"ResultCode": 0, "ResultDesc": "Accepted"}
-
-    @post("/mpesa-b2c-timeout/{token:str}", status_code=200, summary="M-Pesa Daraja B2C queue timeout")
-    async def mpesa_b2c_timeout(
-        self,
-        token: FromPath[str],
-        request: Request,
-        payments: NamedDependency[PaymentsService],
-    ) -> dict[str, object]:
-        """Recorded only: the payout stays unsettled (money in flight) until its result."""
-        body = await _callback_body(token, request, payments)
-        async with payments.uow() as tx:
-            await tx.store.record_callback(
-                provider="mpesa", kind="payout_timeout", body=body, provider_ref=None
+        uow = payments.uow
+        if provider in ("mpesa", "tembo"):
+            await collection.handle_collection_callback(
+                uow=uow, clock=clock, provider=payments.providers[provider], body=body
             )
-        return {"ResultCode": 0, "ResultDesc": "Accepted"}
+            return _DARAJA_ACK if provider == "mpesa" else {"received": True}
+        if provider == "selcom":
+            selcom = payments.providers.get("selcom")
+            if not isinstance(selcom, SelcomProvider):
+                raise NotFound("Not found.")
+            authentic = selcom.verify_callback(dict(request.headers), body, clock.now())
+            await collection.handle_collection_callback(
+                uow=uow, clock=clock, provider=selcom, body=body, authentic=authentic
+            )
+            return _SELCOM_ACK
+        if provider == "mpesa-b2c":
+            await payouts.handle_payout_result(
+                uow=uow, clock=clock, provider=payments.payout_providers["mpesa"], body=body
+            )
+            return _DARAJA_ACK
+        if provider == "mpesa-b2c-timeout":
+            # Recorded only: the payout stays unsettled (money in flight) until its result.
+            async with uow() as tx:
+                await tx.store.record_callback(
+                    provider="mpesa", kind="payout_timeout", body=body, provider_ref=None
+                )
+            return _DARAJA_ACK
+        if provider in ("sandbox", "sandbox-payout") and payments.sandbox is not None:
+            if provider == "sandbox":
+                await collection.handle_collection_callback(
+                    uow=uow, clock=clock, provider=payments.sandbox, body=body
+                )
+            else:
+                await payouts.handle_payout_result(uow=uow, clock=clock, provider=payments.sandbox, body=body)
+            return {"received": True}
+        raise NotFound("Not found.")
 
 
 class SandboxController(Controller):

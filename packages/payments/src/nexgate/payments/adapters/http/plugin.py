@@ -7,6 +7,11 @@ from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 
 from nexgate.kernel.runtime import Runtime
+from nexgate.payments.adapters.http.admin import (
+    AdminAttemptController,
+    AdminWalletController,
+    AdminWithdrawalController,
+)
 from nexgate.payments.adapters.http.controllers import (
     AdminHoldController,
     CallbackController,
@@ -14,10 +19,12 @@ from nexgate.payments.adapters.http.controllers import (
     IntentController,
     PaymentsService,
     SandboxController,
+    TransactionController,
     WalletController,
     WithdrawalController,
 )
-from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom
+from nexgate.payments.adapters.http.methods import MethodController
+from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom, build_tembo
 from nexgate.payments.adapters.sql.repository import sql_unit_of_work
 from nexgate.payments.ports import MobileMoneyProvider, PayoutProvider
 from nexgate.payments.settings import PaymentsSettings
@@ -28,7 +35,11 @@ def build_service(runtime: Runtime, settings: PaymentsSettings | None = None) ->
     sessions = runtime.database().sessions
     daraja = build_daraja(settings)
     sandbox = build_sandbox(runtime, settings)
-    providers: dict[str, MobileMoneyProvider] = {"mpesa": daraja, "selcom": build_selcom(settings)}
+    providers: dict[str, MobileMoneyProvider] = {
+        "mpesa": daraja,
+        "selcom": build_selcom(settings),
+        "tembo": build_tembo(settings),
+    }
     payout_providers: dict[str, PayoutProvider] = {"mpesa": daraja}
     if sandbox is not None:
         providers["sandbox"] = sandbox
@@ -57,6 +68,11 @@ class PaymentsPlugin(InitPluginProtocol):
                 AdminHoldController,
                 CallbackController,
                 SandboxController,
+                MethodController,
+                TransactionController,
+                AdminWalletController,
+                AdminWithdrawalController,
+                AdminAttemptController,
             ]
         )
         service = self._service

@@ -9,12 +9,16 @@ import msgspec
 
 from nexgate.kernel.money import Money
 from nexgate.payments.domain.intents import Attempt, Hold, Intent, Refund
+from nexgate.payments.domain.methods import PaymentMethod
+from nexgate.payments.domain.methods import mask as mask_number
 from nexgate.payments.domain.payouts import Payout
 
 
 class AttemptIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    #: ``wallet`` or ``mobileMoney`` (with a ``paymentMethodId`` or a ``phone``).
     method: str
-    phone: str
+    phone: str | None = None
+    payment_method_id: uuid.UUID | None = None
 
 
 class HoldOut(msgspec.Struct, rename="camel"):
@@ -57,7 +61,7 @@ class IntentOut(msgspec.Struct, rename="camel"):
 
 
 def mask(phone: str | None) -> str | None:
-    return None if phone is None else "*" * (len(phone) - 3) + phone[-3:]
+    return None if phone is None else mask_number(phone)
 
 
 class AttemptOut(msgspec.Struct, rename="camel"):
@@ -122,6 +126,8 @@ class HoldDetailOut(msgspec.Struct, rename="camel"):
     reference: str
     status: str
     fee_bps: int
+    release_key: str | None
+    auto_release_at: datetime | None
 
     @classmethod
     def of(cls, hold: Hold) -> HoldDetailOut:
@@ -135,6 +141,8 @@ class HoldDetailOut(msgspec.Struct, rename="camel"):
             hold.reference,
             hold.status.value,
             hold.fee_bps,
+            hold.release_key,
+            hold.auto_release_at,
         )
 
 
@@ -177,3 +185,76 @@ class WithdrawalOut(msgspec.Struct, rename="camel"):
 
 class TopUpIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     amount: Money
+
+
+class MethodIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A mobile-money number in any usual form (``0712…``, ``712…``, ``255712…``, ``+255 712…``).
+    Card numbers are refused (422 ``card_numbers_not_accepted``)."""
+
+    phone: str
+    #: Override of the operator the number's prefix says (a ported number).
+    operator: str | None = None
+    label: str | None = None
+    is_default: bool = False
+
+
+class MethodPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    #: null: back to the operator of the prefix table.
+    operator: str | msgspec.UnsetType | None = msgspec.UNSET
+    label: str | msgspec.UnsetType | None = msgspec.UNSET
+    is_default: bool | None = None
+
+
+class MethodOut(msgspec.Struct, rename="camel"):
+    id: uuid.UUID
+    #: All but the last three digits masked.
+    phone: str
+    country: str
+    operator: str | None
+    operator_override: str | None
+    label: str | None
+    is_default: bool
+    verified: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: PaymentMethod) -> MethodOut:
+        return cls(
+            m.id,
+            mask_number(m.phone),
+            m.region,
+            m.effective_operator,
+            m.operator_override,
+            m.label,
+            m.is_default,
+            m.verified,
+            m.created_at,
+        )
+
+
+class TransactionOut(msgspec.Struct, rename="camel"):
+    """One ledger entry as the caller sees it: its movements of the caller's wallets."""
+
+    id: uuid.UUID
+    kind: str
+    created_at: datetime
+    lines: list[StatementLineOut]
+
+
+class FreezeOut(msgspec.Struct, rename="camel"):
+    user_id: uuid.UUID
+    frozen: bool
+    frozen_by: str | None
+
+
+class ResolveAttemptIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """What the admin found at the provider for an ambiguous attempt."""
+
+    outcome: str
+    receipt: str | None = None
+
+
+class AdminAttemptOut(msgspec.Struct, rename="camel"):
+    attempt: AttemptOut
+    provider_ref: str | None
+    suspicious: bool

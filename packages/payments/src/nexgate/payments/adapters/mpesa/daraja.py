@@ -16,6 +16,7 @@ import httpx
 
 from nexgate.kernel.errors import MalformedRequest
 from nexgate.kernel.money import Money
+from nexgate.payments.adapters.tls import tls_context
 from nexgate.payments.ports import (
     CollectionCallback,
     CollectionStatus,
@@ -71,7 +72,9 @@ class DarajaProvider:
         self._lock = asyncio.Lock()
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout, transport=self._transport)
+        return httpx.AsyncClient(
+            base_url=self._base_url, timeout=self._timeout, transport=self._transport, verify=tls_context()
+        )
 
     async def _access_token(self, *, renew: bool = False) -> str:
         async with self._lock:
@@ -114,7 +117,14 @@ class DarajaProvider:
         return password, timestamp
 
     async def collect(
-        self, *, reference: str, msisdn_e164: str, amount: Money, callback_url: str, description: str
+        self,
+        *,
+        reference: str,
+        msisdn_e164: str,
+        amount: Money,
+        callback_url: str,
+        description: str,
+        operator: str | None = None,
     ) -> str:
         whole = amount.to_major_units_whole()
         password, timestamp = self._password()

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from nexgate.kernel.errors import MalformedRequest
 from nexgate.kernel.money import Money
+from nexgate.payments.adapters.tls import tls_context
 from nexgate.payments.ports import (
     CollectionCallback,
     CollectionStatus,
@@ -108,7 +109,7 @@ class SandboxProvider:
             "amount": state.amount_major,
             "msisdn": state.msisdn,
         }
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, verify=tls_context()) as client:
             with contextlib.suppress(httpx.HTTPError):
                 await client.post(state.url, json=body)
         return True
@@ -116,7 +117,14 @@ class SandboxProvider:
     # -- collections ------------------------------------------------------------------------
 
     async def collect(
-        self, *, reference: str, msisdn_e164: str, amount: Money, callback_url: str, description: str
+        self,
+        *,
+        reference: str,
+        msisdn_e164: str,
+        amount: Money,
+        callback_url: str,
+        description: str,
+        operator: str | None = None,
     ) -> str:
         ref = f"SBX-C-{reference}"
         msisdn = msisdn_e164.removeprefix("+")

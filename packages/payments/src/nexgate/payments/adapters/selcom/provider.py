@@ -13,6 +13,7 @@ import httpx
 from nexgate.kernel.errors import MalformedRequest
 from nexgate.kernel.money import Money
 from nexgate.payments.adapters.selcom import signing
+from nexgate.payments.adapters.tls import tls_context
 from nexgate.payments.ports import (
     CollectionCallback,
     CollectionStatus,
@@ -54,7 +55,10 @@ class SelcomProvider:
         headers = signing.sign(self._api_key, self._secret, payload)
         try:
             async with httpx.AsyncClient(
-                base_url=self._base_url, timeout=self._timeout, transport=self._transport
+                base_url=self._base_url,
+                timeout=self._timeout,
+                transport=self._transport,
+                verify=tls_context(),
             ) as client:
                 if method == "GET":
                     response = await client.get(path, params=payload, headers=headers)
@@ -73,7 +77,14 @@ class SelcomProvider:
         return body
 
     async def collect(
-        self, *, reference: str, msisdn_e164: str, amount: Money, callback_url: str, description: str
+        self,
+        *,
+        reference: str,
+        msisdn_e164: str,
+        amount: Money,
+        callback_url: str,
+        description: str,
+        operator: str | None = None,
     ) -> str:
         whole = amount.to_major_units_whole()
         msisdn = msisdn_e164.removeprefix("+")

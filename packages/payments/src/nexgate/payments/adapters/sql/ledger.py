@@ -29,6 +29,14 @@ class StatementLine:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryView:
+    id: uuid.UUID
+    kind: str
+    created_at: datetime
+    lines: list[StatementLine]
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRow:
     id: int
     key: str
@@ -56,27 +64,14 @@ class SqlLedger:
         )
         if created.first() is None:
             return False
-        ids = await self._ensure_accounts([p.account for p in entry.postings])
+        refs = [p.account for p in entry.postings]
         # Every writer locks its accounts in ascending id order: no deadlock between two
-        # transfers in opposite directions, and no lost update.
-        locked = {
-            row.key: row
-            for row in (
-                await self._session.execute(
-                    sa.select(
-                        accounts.c.id,
-                        accounts.c.key,
-                        accounts.c.kind,
-                        accounts.c.currency,
-                        accounts.c.balance,
-                        accounts.c.frozen,
-                    )
-                    .where(accounts.c.id.in_(sorted(ids.values())))
-                    .order_by(accounts.c.id)
-                    .with_for_update()
-                )
-            ).all()
-        }
+        # transfers in opposite directions, and no lost update. Accounts are created on first
+        # use; the common case (all exist) is one statement.
+        locked = await self._lock(refs)
+        if len(locked) < len(refs):
+            await self._ensure_accounts([r for r in refs if r.key not in locked])
+            locked = await self._lock(refs)
         new_balances: list[dict[str, int]] = []
         rows: list[dict[str, object]] = []
         for posting in entry.postings:
@@ -105,6 +100,22 @@ class SqlLedger:
         )
         await self._session.execute(sa.insert(postings), rows)
         return True
+
+    async def _lock(self, refs: Sequence[AccountRef]) -> dict[str, sa.Row]:
+        rows = await self._session.execute(
+            sa.select(
+                accounts.c.id,
+                accounts.c.key,
+                accounts.c.kind,
+                accounts.c.currency,
+                accounts.c.balance,
+                accounts.c.frozen,
+            )
+            .where(accounts.c.key.in_(sorted({r.key for r in refs})))
+            .order_by(accounts.c.id)
+            .with_for_update()
+        )
+        return {row.key: row for row in rows.all()}
 
     async def _ensure_accounts(self, refs: Sequence[AccountRef]) -> dict[str, int]:
         keys = sorted({ref.key for ref in refs})
@@ -165,8 +176,82 @@ class SqlLedger:
         )
         return [AccountRow(*row) for row in rows.all()]
 
+    async def freeze_state(self, owner_id: uuid.UUID) -> str | None:
+        """``admin``, ``owner`` or None: who froze the owner's wallets (an admin freeze wins)."""
+        rows = await self._session.execute(
+            sa.select(accounts.c.frozen_by).where(
+                accounts.c.owner_id == owner_id,
+                accounts.c.kind == AccountKind.WALLET.value,
+                accounts.c.frozen,
+            )
+        )
+        found = {r[0] for r in rows.all()}
+        return "admin" if "admin" in found else ("owner" if found else None)
+
+    async def set_frozen(self, owner_id: uuid.UUID, currencies: Sequence[str], by: str | None) -> None:
+        """Freeze (``by`` = admin | owner) or unfreeze (None) every wallet of the owner; wallets
+        are created first so a currency first used later is frozen too."""
+        await self._ensure_accounts([AccountRef.wallet(owner_id, c) for c in currencies])
+        await self._session.execute(
+            sa.update(accounts)
+            .where(accounts.c.owner_id == owner_id, accounts.c.kind == AccountKind.WALLET.value)
+            .values(frozen=by is not None, frozen_by=by)
+        )
+
+    async def entry_for_owner(self, entry_id: uuid.UUID, owner_id: uuid.UUID) -> EntryView | None:
+        """An entry as its owner sees it: kind, time and the postings to the owner's wallets
+        (None when it touched none of them)."""
+        rows = (
+            await self._session.execute(
+                sa.select(
+                    journal_entries.c.kind,
+                    journal_entries.c.created_at,
+                    postings.c.id,
+                    postings.c.amount,
+                    postings.c.currency,
+                    postings.c.balance_after,
+                )
+                .select_from(
+                    postings.join(accounts, accounts.c.id == postings.c.account_id).join(
+                        journal_entries, journal_entries.c.id == postings.c.entry_id
+                    )
+                )
+                .where(
+                    postings.c.entry_id == entry_id,
+                    accounts.c.owner_id == owner_id,
+                    accounts.c.kind == AccountKind.WALLET.value,
+                )
+                .order_by(postings.c.id)
+            )
+        ).all()
+        if not rows:
+            return None
+        return EntryView(
+            id=entry_id,
+            kind=rows[0].kind,
+            created_at=rows[0].created_at,
+            lines=[
+                StatementLine(
+                    posting_id=r.id,
+                    entry_id=entry_id,
+                    kind=r.kind,
+                    amount=Money(r.amount, r.currency),
+                    balance_after=Money(r.balance_after, r.currency),
+                    created_at=r.created_at,
+                )
+                for r in rows
+            ],
+        )
+
     async def wallet_statement(
-        self, owner_id: uuid.UUID, *, currency: str | None, after: int | None, limit: int
+        self,
+        owner_id: uuid.UUID,
+        *,
+        currency: str | None,
+        after: int | None,
+        limit: int,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[StatementLine]:
         """The postings of ``owner_id``'s wallets, newest first, after posting id ``after``
         (``limit + 1`` rows: the last one only probes for another page)."""
@@ -189,6 +274,10 @@ class SqlLedger:
         )
         if currency is not None:
             stmt = stmt.where(accounts.c.currency == currency)
+        if since is not None:
+            stmt = stmt.where(postings.c.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(postings.c.created_at < until)
         stmt = keyset_after(stmt, [postings.c.id], None if after is None else [after], limit=limit)
         rows = await self._session.execute(stmt)
         return [

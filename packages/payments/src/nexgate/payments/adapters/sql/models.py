@@ -33,6 +33,8 @@ accounts = sa.Table(
     sa.Column("provider", sa.String(32)),
     sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("frozen", sa.Boolean, nullable=False, server_default=sa.false()),
+    #: Who froze a wallet: ``admin`` (only an admin unfreezes) or ``owner`` (the owner may).
+    sa.Column("frozen_by", sa.String(20)),
     sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("kind = 'provider_clearing' OR balance >= 0", name="ck_accounts_floor"),
     sa.CheckConstraint(
@@ -111,11 +113,54 @@ holds = sa.Table(
     sa.Column("reference", sa.String(200), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("fee_bps", sa.Integer, nullable=False),
+    #: Releases every hold carrying it when the thing ends (an event id) plus a grace window.
+    sa.Column("release_key", sa.String(200)),
+    #: Released by the scheduler once due (unless disputed, refunded or released before).
+    sa.Column("auto_release_at", TS),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.CheckConstraint("amount > 0 AND held >= 0 AND held <= amount", name="ck_holds_amounts"),
     sa.Index("ix_holds_intent", "intent_id"),
-    sa.Index("ix_holds_payee", "payee_id", "created_at"),
+    sa.Index("ix_holds_payee", "payee_id", "created_at", "id"),
+    sa.Index("ix_holds_payer", "payer_id", "created_at", "id"),
+    sa.Index("ix_holds_release_key", "release_key", postgresql_where=sa.text("release_key IS NOT NULL")),
+    sa.Index(
+        "ix_holds_auto_release",
+        "auto_release_at",
+        postgresql_where=sa.text("status = 'held' AND auto_release_at IS NOT NULL"),
+    ),
+)
+
+#: "This thing has ended": the owner's holds with the key become releasable at ``release_after``.
+release_keys = sa.Table(
+    "release_keys",
+    metadata,
+    #: The context that said so (``system:events``); it only releases its own intents' holds.
+    sa.Column("owner", sa.String(80), primary_key=True),
+    sa.Column("release_key", sa.String(200), primary_key=True),
+    sa.Column("release_after", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+#: Mobile-money numbers a user pays with (never card numbers).
+payment_methods = sa.Table(
+    "payment_methods",
+    metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, nullable=False),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    #: Derived from the prefix table; ``operator_override`` is what the user said.
+    sa.Column("operator", sa.String(20)),
+    sa.Column("operator_override", sa.String(20)),
+    sa.Column("label", sa.String(60)),
+    sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("user_id", "phone", name="uq_payment_methods_phone"),
+    sa.Index("uq_payment_methods_default", "user_id", unique=True, postgresql_where=sa.text("is_default")),
+    sa.Index("ix_payment_methods_user", "user_id", "created_at", "id"),
 )
 
 attempts = sa.Table(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexgate.kernel.money import Money
 from nexgate.kernel.sql.keyset import keyset_after
-from nexgate.payments.adapters.sql.models import payouts
+from nexgate.payments.adapters.sql.models import attempts, payment_methods, payouts
 from nexgate.payments.domain.payouts import Payout, PayoutStatus
 
 
@@ -103,3 +103,48 @@ class SqlPayoutStore:
             .limit(limit)
         )
         return [_payout(r) for r in (await self._session.execute(stmt)).all()]
+
+    async def day_totals(self, user_id: uuid.UUID, currency: str, since: datetime) -> tuple[int, int]:
+        """(count, sum) of the user's withdrawals in ``currency`` since ``since``, refused ones excepted."""
+        row = (
+            await self._session.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(payouts.c.amount), 0)).where(
+                    payouts.c.user_id == user_id,
+                    payouts.c.currency == currency,
+                    payouts.c.created_at >= since,
+                    payouts.c.status != PayoutStatus.FAILED.value,
+                )
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    async def by_status(
+        self, status: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Payout]:
+        stmt = keyset_after(
+            sa.select(payouts).where(payouts.c.status == status),
+            [payouts.c.created_at, payouts.c.id],
+            after,
+            descending=False,
+            limit=limit,
+        )
+        return [_payout(r) for r in (await self._session.execute(stmt)).all()]
+
+    async def number_verified(self, user_id: uuid.UUID, phone: str) -> bool:
+        """The user has received a confirmed collection from this number (or saved it as a
+        method that was verified that way)."""
+        found = await self._session.execute(
+            sa.select(
+                sa.exists().where(
+                    attempts.c.payer_id == user_id,
+                    attempts.c.phone == phone,
+                    attempts.c.status == "succeeded",
+                )
+                | sa.exists().where(
+                    payment_methods.c.user_id == user_id,
+                    payment_methods.c.phone == phone,
+                    payment_methods.c.verified,
+                )
+            )
+        )
+        return bool(found.scalar())

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nexgate.kernel.ids import new_id
 from nexgate.kernel.money import Money
+from nexgate.kernel.sql.keyset import keyset_after
 from nexgate.kernel.sql.outbox import SqlOutbox
 from nexgate.payments.adapters.sql.ledger import SqlLedger
+from nexgate.payments.adapters.sql.methods import SqlMethodStore
 from nexgate.payments.adapters.sql.models import (
     attempts,
     callbacks,
@@ -23,6 +25,7 @@ from nexgate.payments.adapters.sql.models import (
     intents,
     provider_transactions,
     refunds,
+    release_keys,
     tables,
 )
 from nexgate.payments.adapters.sql.payouts import SqlPayoutStore
@@ -48,6 +51,9 @@ def _hold(row: sa.Row) -> Hold:
         reference=row.reference,
         status=HoldStatus(row.status),
         fee_bps=row.fee_bps,
+        release_key=row.release_key,
+        auto_release_at=row.auto_release_at,
+        created_at=row.created_at,
     )
 
 
@@ -131,6 +137,8 @@ class SqlPaymentsStore:
                         "reference": h.reference,
                         "status": h.status.value,
                         "fee_bps": h.fee_bps,
+                        "release_key": h.release_key,
+                        "auto_release_at": h.auto_release_at,
                         "created_at": intent.created_at,
                         "updated_at": intent.created_at,
                     }
@@ -216,6 +224,18 @@ class SqlPaymentsStore:
         )
         return [_attempt(r) for r in rows.all()]
 
+    async def attempts_by_status(
+        self, status: str, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Attempt]:
+        stmt = keyset_after(
+            sa.select(attempts).where(attempts.c.status == status),
+            [attempts.c.created_at, attempts.c.id],
+            None if after is None else list(after),
+            descending=False,
+            limit=limit,
+        )
+        return [_attempt(r) for r in (await self._session.execute(stmt)).all()]
+
     async def claim_provider_txn(
         self, provider: str, txn_id: str, attempt_id: uuid.UUID, entry_id: uuid.UUID
     ) -> bool:
@@ -238,6 +258,86 @@ class SqlPaymentsStore:
             .where(holds.c.id == hold.id)
             .values(status=hold.status.value, held=hold.held.amount, updated_at=now)
         )
+
+    async def add_release_key(self, owner: str, release_key: str, release_after: datetime) -> datetime:
+        """Record when the owner's holds with ``release_key`` become releasable; the first
+        word stands (a redelivered "event ended" does not push it back)."""
+        await self._session.execute(
+            pg.insert(release_keys)
+            .values(owner=owner, release_key=release_key, release_after=release_after)
+            .on_conflict_do_nothing()
+        )
+        return (
+            await self._session.execute(
+                sa.select(release_keys.c.release_after).where(
+                    release_keys.c.owner == owner, release_keys.c.release_key == release_key
+                )
+            )
+        ).scalar_one()
+
+    async def holds_with_key(self, owner: str, release_key: str) -> list[Hold]:
+        rows = await self._session.execute(
+            sa.select(holds)
+            .join(intents, intents.c.id == holds.c.intent_id)
+            .where(holds.c.release_key == release_key, intents.c.owner == owner)
+            .order_by(holds.c.id)
+        )
+        return [_hold(r) for r in rows.all()]
+
+    async def due_holds(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        ended = (
+            sa.select(holds.c.id)
+            .join(intents, intents.c.id == holds.c.intent_id)
+            .join(
+                release_keys,
+                sa.and_(
+                    release_keys.c.owner == intents.c.owner,
+                    release_keys.c.release_key == holds.c.release_key,
+                ),
+            )
+            .where(holds.c.status == HoldStatus.HELD.value, release_keys.c.release_after <= now)
+        )
+        timed = sa.select(holds.c.id).where(
+            holds.c.status == HoldStatus.HELD.value,
+            holds.c.auto_release_at.is_not(None),
+            holds.c.auto_release_at <= now,
+        )
+        rows = await self._session.execute(sa.union(ended, timed).limit(limit))
+        return [r[0] for r in rows.all()]
+
+    async def stale_holds(
+        self, before: datetime, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Hold]:
+        stmt = sa.select(holds).where(
+            holds.c.status.in_([HoldStatus.HELD.value, HoldStatus.DISPUTED.value]),
+            holds.c.created_at < before,
+        )
+        stmt = keyset_after(
+            stmt,
+            [holds.c.created_at, holds.c.id],
+            None if after is None else list(after),
+            descending=False,
+            limit=limit,
+        )
+        return [_hold(r) for r in (await self._session.execute(stmt)).all()]
+
+    async def holds_of(
+        self,
+        user_id: uuid.UUID,
+        *,
+        role: str,
+        status: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Hold]:
+        column = holds.c.payer_id if role == "payer" else holds.c.payee_id
+        stmt = sa.select(holds).where(column == user_id)
+        if status is not None:
+            stmt = stmt.where(holds.c.status == status)
+        stmt = keyset_after(
+            stmt, [holds.c.created_at, holds.c.id], None if after is None else list(after), limit=limit
+        )
+        return [_hold(r) for r in (await self._session.execute(stmt)).all()]
 
     async def refund_by_key(self, hold_id: uuid.UUID, actor: str, key: str) -> Refund | None:
         row = (
@@ -295,6 +395,7 @@ class SqlTx:
     ledger: SqlLedger
     outbox: SqlOutbox
     payouts: SqlPayoutStore
+    methods: SqlMethodStore
 
 
 def sql_unit_of_work(sessions: async_sessionmaker[AsyncSession]):
@@ -307,6 +408,7 @@ def sql_unit_of_work(sessions: async_sessionmaker[AsyncSession]):
                 SqlLedger(session),
                 SqlOutbox(session, tables),
                 SqlPayoutStore(session),
+                SqlMethodStore(session),
             )
 
     return open_tx

@@ -1,0 +1,149 @@
+"""Tembo Plus MOMO collection (Tanzania, TZS: Airtel, Tigo/Yas, Halotel; peers.md 2.3).
+
+Every call carries ``x-account-id``, ``x-secret-key`` and a fresh ``x-request-id``. A
+collection names the operator's channel (``TZ-AIRTEL-C2B``…), which must match the number;
+the answer is ``PENDING_ACK`` and the result comes as an unauthenticated webhook, so it is
+only a hint: the status call decides. Our ``transactionRef`` (from the attempt id) is the
+provider reference, so Tembo's deduplication lines up with ours. Assumption to confirm with
+Tembo's sandbox: ``/collection/status`` answers with ``transactionRef`` alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from nexgate.kernel.errors import MalformedRequest
+from nexgate.kernel.money import Money
+from nexgate.payments.adapters.tls import tls_context
+from nexgate.payments.domain.methods import operator_of
+from nexgate.payments.ports import (
+    CollectionCallback,
+    CollectionStatus,
+    ProviderOutcome,
+    ProviderRejected,
+    ProviderUnreachable,
+)
+
+CHANNELS = {"airtel": "TZ-AIRTEL-C2B", "tigo": "TZ-TIGO-C2B", "halotel": "TZ-HALOTEL-C2B"}
+_FAILED = {
+    "PAYMENT_REJECTED": "rejected",
+    "GENERIC_FAILURE": "provider_error",
+    "INSUFFICIENT_FUNDS": "insufficient_funds",
+}
+
+
+class TemboProvider:
+    name = "tembo"
+    #: The webhook carries no amount and no number; the status call decides.
+    callbacks_carry_amount = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_id: str,
+        secret_key: str,
+        timeout_s: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._account_id = account_id
+        self._secret_key = secret_key
+        self._timeout = timeout_s
+        self._transport = transport
+
+    async def _call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        headers = {
+            "x-account-id": self._account_id,
+            "x-secret-key": self._secret_key,
+            "x-request-id": str(uuid.uuid4()),
+        }
+        try:
+            async with httpx.AsyncClient(
+                base_url=self._base_url,
+                timeout=self._timeout,
+                transport=self._transport,
+                verify=tls_context(),
+            ) as client:
+                response = await client.post(path, json=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ProviderUnreachable(f"tembo {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ProviderUnreachable(f"tembo {path} answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderUnreachable(f"tembo {path}: not JSON") from None
+        if not isinstance(body, dict):
+            raise ProviderUnreachable(f"tembo {path}: unexpected body")
+        if response.status_code >= 400:
+            raise ProviderRejected(
+                str(body.get("message", response.status_code)), code=str(body.get("code", ""))
+            )
+        return body
+
+    async def collect(
+        self,
+        *,
+        reference: str,
+        msisdn_e164: str,
+        amount: Money,
+        callback_url: str,
+        description: str,
+        operator: str | None = None,
+    ) -> str:
+        channel = CHANNELS.get(operator or operator_of(msisdn_e164)[1] or "")
+        if channel is None:
+            raise ProviderRejected("Tembo does not collect from this operator.", code="channel")
+        body = await self._call(
+            "/collection",
+            {
+                "channel": channel,
+                "msisdn": msisdn_e164.removeprefix("+"),
+                "amount": amount.to_major_units_whole(),
+                "transactionRef": reference,
+                "narration": description,
+                "transactionDate": datetime.now(UTC).isoformat(timespec="seconds"),
+                "callbackUrl": callback_url,
+            },
+        )
+        status = body.get("statusCode")
+        if status in _FAILED:
+            raise ProviderRejected(f"tembo refused the collection: {status}", code=str(status))
+        return reference
+
+    async def query_collection(self, provider_ref: str) -> CollectionStatus:
+        body = await self._call("/collection/status", {"transactionRef": provider_ref})
+        status = str(body.get("statusCode", ""))
+        if status == "PAYMENT_ACCEPTED":
+            return CollectionStatus(ProviderOutcome.SUCCEEDED, code=status)
+        if status in _FAILED:
+            return CollectionStatus(ProviderOutcome.FAILED, code=status, reason=_FAILED[status])
+        return CollectionStatus(ProviderOutcome.PENDING, code=status)
+
+    def parse_collection_callback(self, body: object) -> CollectionCallback:
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("transactionRef"), str)
+            or not isinstance(body.get("statusCode"), str)
+        ):
+            raise MalformedRequest("Not a Tembo callback.")
+        status = body["statusCode"]
+        outcome = (
+            ProviderOutcome.SUCCEEDED
+            if status == "PAYMENT_ACCEPTED"
+            else ProviderOutcome.FAILED
+            if status in _FAILED
+            else ProviderOutcome.PENDING
+        )
+        txn = body.get("transactionId")
+        return CollectionCallback(
+            provider_ref=body["transactionRef"],
+            outcome=outcome,
+            code=status,
+            receipt=txn if isinstance(txn, str) else None,
+        )
