@@ -112,3 +112,32 @@ async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> Async
                 await fake.close()
                 await selcom.close()
                 await tembo.close()
+
+
+@pytest.fixture
+async def publish(settings, runtime, contexts):
+    """A worker hosting payments' consumers on the real broker (no relay, no scheduler: the
+    tests run the release job themselves); ``await publish(message)`` sends a contract to its
+    producer's exchange, as that producer's relay would."""
+    import msgspec
+
+    from nexgate.kernel.messaging.relay import broker_publisher
+    from nexgate.worker.app import build_worker
+
+    worker = build_worker(settings, runtime=runtime, contexts=[contexts["payments"]])
+    await worker.broker.start()
+    await runtime.topology.declare(worker.broker)
+    send = broker_publisher(worker.broker, runtime.naming)
+
+    async def publish_one(message) -> None:
+        await send(
+            context=message.publisher_context(),
+            tag=message.tag(),
+            message_id=str(message.id),
+            body=msgspec.json.encode(message),
+        )
+
+    try:
+        yield publish_one
+    finally:
+        await worker.stop()

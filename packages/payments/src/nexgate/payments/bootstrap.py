@@ -9,6 +9,7 @@ from nexgate.payments.adapters.cli import payments as payments_commands
 from nexgate.payments.adapters.demo import seed_demo
 from nexgate.payments.adapters.http.plugin import PaymentsPlugin
 from nexgate.payments.adapters.jobs import payment_jobs
+from nexgate.payments.adapters.messaging.router import build_router
 from nexgate.payments.adapters.sql import models
 
 context = ContextSpec(
@@ -17,6 +18,7 @@ context = ContextSpec(
     tables=models.tables,
     migrations=Path(models.__file__).parent / "migrations",
     http=PaymentsPlugin,
+    router=build_router,
     jobs=payment_jobs,
     seed_demo=seed_demo,
     commands=payments_commands,

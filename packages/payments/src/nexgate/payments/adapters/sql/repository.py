@@ -397,18 +397,35 @@ class SqlTx:
     payouts: SqlPayoutStore
     methods: SqlMethodStore
 
+    @classmethod
+    def of(cls, session: AsyncSession) -> SqlTx:
+        return cls(
+            session,
+            SqlPaymentsStore(session),
+            SqlLedger(session),
+            SqlOutbox(session, tables),
+            SqlPayoutStore(session),
+            SqlMethodStore(session),
+        )
+
 
 def sql_unit_of_work(sessions: async_sessionmaker[AsyncSession]):
     @contextlib.asynccontextmanager
     async def open_tx() -> AsyncIterator[SqlTx]:
         async with sessions() as session, session.begin():
-            yield SqlTx(
-                session,
-                SqlPaymentsStore(session),
-                SqlLedger(session),
-                SqlOutbox(session, tables),
-                SqlPayoutStore(session),
-                SqlMethodStore(session),
-            )
+            yield SqlTx.of(session)
+
+    return open_tx
+
+
+def session_unit_of_work(session: AsyncSession):
+    """Units of work inside a transaction the caller owns (a consumer's, with its inbox claim):
+    each is a savepoint, so a step that fails leaves the others, and everything commits with
+    the claim or not at all."""
+
+    @contextlib.asynccontextmanager
+    async def open_tx() -> AsyncIterator[SqlTx]:
+        async with session.begin_nested():
+            yield SqlTx.of(session)
 
     return open_tx
