@@ -219,6 +219,8 @@ async def test_replayed_nonce_wrong_aud_iss_stale_token_refused(oidc_auth, googl
 
     cases: list[tuple[dict[str, Any], str]] = [
         ({"aud": "someone-elses-app"}, "wrong_audience"),
+        ({"aud": [google_idp.client_ids[0], "other"]}, "wrong_audience"),
+        ({"aud": list(google_idp.client_ids[:2]), "azp": None}, "wrong_authorized_party"),
         ({"iss": "https://accounts.evil.example"}, "wrong_issuer"),
         ({"expired": True}, "expired"),
         ({"iat_offset": -1200}, "issued_at_out_of_range"),

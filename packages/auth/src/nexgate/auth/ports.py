@@ -109,6 +109,10 @@ class SessionRepository(Protocol):
 
     async def get(self, session_id: uuid.UUID, *, for_update: bool = False) -> Session | None: ...
 
+    async def lock_for_refresh(self, token_hash: bytes) -> Session | None:
+        """Lock the session of this refresh token; None when no such token."""
+        ...
+
     async def live_for_account(
         self,
         account_id: uuid.UUID,
@@ -140,8 +144,9 @@ class RefreshTokenRepository(Protocol):
 
     async def get(self, token_id: uuid.UUID) -> RefreshToken | None: ...
 
-    async def mark_rotated(self, token_id: uuid.UUID, successor_id: uuid.UUID, now: datetime) -> bool:
-        """Atomically mark an unused token rotated; False when it already was."""
+    async def rotate(self, token_id: uuid.UUID, successor: RefreshToken, now: datetime) -> bool:
+        """Add ``successor`` and mark an unused token rotated to it (one statement); False when it
+        already was."""
         ...
 
 

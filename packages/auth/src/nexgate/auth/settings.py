@@ -97,6 +97,8 @@ class AuthSettings(NexgateSettings):
     code_checks_per_ip: tuple[int, int] = (30, 60)
     resets_per_identifier: tuple[int, int] = (3, 3600)
     refresh_per_session: tuple[int, int] = (30, 60)
+    reauth_per_session: tuple[int, int] = (20, 900)
+    reauth_per_account: tuple[int, int] = (40, 3600)
     # Lockout: failures within the window start a lock; each repeat doubles it, up to the cap.
     lockout_threshold: int = 10
     lockout_window_s: int = 900
@@ -146,5 +148,7 @@ class AuthSettings(NexgateSettings):
                 code_checks_per_ip=self.code_checks_per_ip,
                 resets_per_identifier=self.resets_per_identifier,
                 refresh_per_session=self.refresh_per_session,
+                reauth_per_session=self.reauth_per_session,
+                reauth_per_account=self.reauth_per_account,
             ),
         )

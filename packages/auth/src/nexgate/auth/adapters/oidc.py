@@ -7,15 +7,20 @@ code exchange, and ``OidcGateway``, the `IdentityProviders` port the sign-in rou
   ``Cache-Control: max-age`` (clamped to 1 min .. 1 day); an unknown ``kid`` refetches it at most
   once per ``refetch_interval_s``. A provider that cannot be reached raises ``IdentityProviderUnavailable``:
   a token is never accepted unverified.
-- Claims: ``iss`` exactly one of the provider's issuers, ``aud`` among its client ids, ``azp``
-  (if present) among them too, ``exp`` in the future, ``iat`` not older than ``max_age_s`` (nor in
-  the future beyond the leeway), ``nonce`` equal to the expected one (or its SHA-256 hex when the
-  provider hashes nonces, as Apple does). The email is trusted only when ``email_verified`` is
-  ``true`` or ``"true"``.
+- Claims: ``iss`` exactly one of the provider's issuers, every ``aud`` entry among its client ids,
+  ``azp`` among them too (required when there are several audiences, OIDC Core 3.1.3.7),
+  ``exp`` in the future, ``iat`` not older than ``max_age_s`` (nor in the future beyond the
+  leeway), ``nonce`` equal to the expected one (or its SHA-256 hex when the provider hashes
+  nonces, as Apple does). The email is trusted only when ``email_verified`` is
+  ``true`` or ``"true"``, and only if it is an address we store (254 characters at most).
+- A burst of tokens with an unknown ``kid`` (or a cold cache) fetches the JWKS once: fetches of
+  one provider are serialised and a waiter uses what the fetch before it brought. A Redis copy
+  that does not import counts as a miss.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -35,6 +40,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 from redis.asyncio import Redis
 
+from nexgate.auth.domain.accounts import normalize_email
 from nexgate.auth.domain.identities import (
     IdentityProviderUnavailable,
     InvalidIdToken,
@@ -42,6 +48,7 @@ from nexgate.auth.domain.identities import (
     ProviderIdentity,
 )
 from nexgate.auth.settings import OidcProviderSettings
+from nexgate.kernel.errors import ValidationFailed
 
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
 
@@ -189,6 +196,7 @@ class IdTokenVerifier:
         self._max_age_s = max_age_s
         self._leeway_s = leeway_s
         self._cache: dict[str, _CachedKeys] = {name: _CachedKeys() for name in providers}
+        self._fetching: dict[str, asyncio.Lock] = {name: asyncio.Lock() for name in providers}
         self._discovery: dict[str, dict[str, Any]] = {}
 
     def provider(self, name: str) -> OidcProvider | None:
@@ -204,7 +212,15 @@ class IdTokenVerifier:
             self._discovery[provider.name] = document
         return self._discovery[provider.name]
 
-    async def _fetch(self, provider: OidcProvider) -> KeySet:
+    async def _fetch(self, provider: OidcProvider, seen_at: float) -> KeySet:
+        """From the provider, unless another task fetched after ``seen_at`` while this one waited."""
+        async with self._fetching[provider.name]:
+            cached = self._cache[provider.name]
+            if cached.keys is not None and cached.fetched_at > seen_at:
+                return cached.keys
+            return await self._fetch_now(provider)
+
+    async def _fetch_now(self, provider: OidcProvider) -> KeySet:
         """From the provider; shared through Redis (when given) for as long as it says."""
         try:
             discovery = await self._discover(provider, fresh=True)
@@ -225,24 +241,30 @@ class IdTokenVerifier:
     async def _load(self, provider: OidcProvider) -> KeySet:
         """Fresh keys: this process's cache, else the one other processes put in Redis, else fetch."""
         cached = self._cache[provider.name]
+        seen_at = cached.fetched_at
         if cached.keys is not None and self._monotonic() < cached.expires_at:
             return cached.keys
         if self._redis is not None:
             key = self._redis_prefix + provider.name
             raw, ttl = await self._redis.get(key), await self._redis.ttl(key)
             if raw is not None and ttl > 0:
-                keys = KeySet.import_key_set(json.loads(raw))
-                cached.keys, cached.expires_at = keys, self._monotonic() + ttl
-                return keys
-        return await self._fetch(provider)
+                try:
+                    keys = KeySet.import_key_set(json.loads(raw))
+                except (ValueError, KeyError, TypeError, JoseError):
+                    pass  # a corrupt or foreign copy: fetch a good one (which overwrites it)
+                else:
+                    cached.keys, cached.expires_at = keys, self._monotonic() + ttl
+                    return keys
+        return await self._fetch(provider, seen_at)
 
     async def _keys_for(self, provider: OidcProvider, kid: str) -> KeySet:
         cached = self._cache[provider.name]
+        seen_at = cached.fetched_at
         keys = await self._load(provider)
         if any(key.kid == kid for key in keys.keys):
             return keys
-        if self._monotonic() - cached.fetched_at >= self._refetch_interval_s:
-            keys = await self._fetch(provider)
+        if self._monotonic() - cached.fetched_at >= self._refetch_interval_s or cached.fetched_at > seen_at:
+            keys = await self._fetch(provider, seen_at)
             if any(key.kid == kid for key in keys.keys):
                 return keys
         raise InvalidIdToken("unknown_key")
@@ -307,9 +329,10 @@ class IdTokenVerifier:
             raise InvalidIdToken("wrong_issuer")
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not any(a in provider.client_ids for a in audiences):
+        # An audience we do not know means the token was minted for (and may be replayed by) someone else.
+        if not audiences or any(a not in provider.client_ids for a in audiences):
             raise InvalidIdToken("wrong_audience")
-        if "azp" in claims and claims["azp"] not in provider.client_ids:
+        if ("azp" in claims or len(audiences) > 1) and claims.get("azp") not in provider.client_ids:
             raise InvalidIdToken("wrong_authorized_party")
         exp, iat = claims.get("exp"), claims.get("iat")
         if not isinstance(exp, int | float) or exp <= now - self._leeway_s:
@@ -327,13 +350,21 @@ class IdTokenVerifier:
             raise InvalidIdToken("subject_missing")
         email = claims.get("email")
         verified = claims.get("email_verified") in (True, "true")
-        trusted = email.strip().lower() if isinstance(email, str) and verified else None
+        trusted = _storable_email(email) if isinstance(email, str) and verified else None
         relay = bool(
             trusted
             and provider.private_relay_domain
             and trusted.endswith("@" + provider.private_relay_domain)
         )
         return VerifiedIdToken(provider.name, subject, trusted, relay, claims)
+
+
+def _storable_email(email: str) -> str | None:
+    """A provider's address as accounts store it, or None (too long or malformed: never trusted)."""
+    try:
+        return normalize_email(email)
+    except ValidationFailed:
+        return None
 
 
 class RedisOidcNonces:

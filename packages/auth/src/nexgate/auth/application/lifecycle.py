@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from nexgate.auth.application.common import check_code, issue_challenge, limit_code_send, revoke_sessions
+from nexgate.auth.application.passwords import check_own_password
 from nexgate.auth.application.services import AuthServices, ChallengeView
 from nexgate.auth.domain.accounts import Account, AccountStatus, Channel
 from nexgate.auth.domain.challenges import MAX_ATTEMPTS, Purpose, challenge_expired, challenge_not_found
@@ -42,7 +43,8 @@ async def reauthenticate(
     """Marks the calling session recently authenticated (ten minutes).
 
     Proof is the password, or the code of a ``reauth`` challenge sent to one of the account's
-    verified identifiers (accounts that sign in only through a provider have no password).
+    verified identifiers (accounts that sign in only through a provider have no password; they
+    may also prove it with a fresh provider token, `oidc.reauthenticate_with_provider`).
     """
     by_code = challenge_id is not None or code is not None
     if (password is None) == (not by_code) or (by_code and (challenge_id is None or code is None)):
@@ -52,12 +54,9 @@ async def reauthenticate(
         )
     account = await _active_account(svc, principal)
     if password is not None:
-        if not account.password_hash or not await svc.hasher.verify(account.password_hash, password):
-            raise ValidationFailed(
-                "The password is not right.",
-                code="invalid_password",
-                errors=[FieldProblem("password", "is not right")],
-            )
+        await check_own_password(
+            svc, account, password, session_id=principal.session_id, path="password", code="invalid_password"
+        )
     else:
         assert challenge_id is not None
         assert code is not None

@@ -134,17 +134,17 @@ async def refresh(svc: AuthServices, *, refresh_token: str, device_id: str | Non
     digest = svc.refresh.digest(refresh_token)
     failure: NotAuthenticated | None = None
     async with svc.uow() as tx:
-        found = await tx.refresh_tokens.by_hash(digest)
-        if found is None:
-            raise NotAuthenticated("Unknown refresh token.", code="invalid_refresh_token")
         # The session row lock serialises refreshes, logouts and revocations of one session.
-        session = await tx.sessions.get(found.session_id, for_update=True)
-        if session is None or not session.is_live(now):
+        session = await tx.sessions.lock_for_refresh(digest)
+        if session is None:
+            raise NotAuthenticated("Unknown refresh token.", code="invalid_refresh_token")
+        if not session.is_live(now):
             raise NotAuthenticated("The session has been signed out.", code="session_revoked")
         await svc.limit("refresh.session", str(session.id), svc.policy.limits.refresh_per_session)
-        token = await tx.refresh_tokens.get(found.id)
+        # Read under the lock: a concurrent refresh may have rotated it since.
+        token = await tx.refresh_tokens.by_hash(digest)
         account = await tx.accounts.get(session.account_id)
-        assert token is not None
+        assert token is not None  # tokens go only with their (now locked) session
         if account is None or account.status is not AccountStatus.ACTIVE:
             raise NotAuthenticated("The session has been signed out.", code="session_revoked")
         if device_id is None or svc.refresh.device_hash(account.id, device_id) != session.device_hash:
@@ -157,8 +157,7 @@ async def refresh(svc: AuthServices, *, refresh_token: str, device_id: str | Non
             new = RefreshToken(
                 id=new_id(), session_id=session.id, token_hash=svc.refresh.digest(successor), created_at=now
             )
-            await tx.refresh_tokens.add(new)
-            await tx.refresh_tokens.mark_rotated(token.id, new.id, now)
+            await tx.refresh_tokens.rotate(token.id, new, now)
             await tx.sessions.touch(session.id, now, session.touched(now))
             return tokens_for(svc, account, session.id, successor)
         else:

@@ -9,6 +9,7 @@ match by email.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from nexgate.auth.application.common import start_session
 from nexgate.auth.application.lifecycle import require_recent_authentication
@@ -28,7 +29,7 @@ from nexgate.auth.domain.identities import (
 from nexgate.auth.domain.sessions import Device
 from nexgate.auth.ports import IdentityProviders, LinkTokens
 from nexgate.contracts.auth import UserRegistered
-from nexgate.kernel.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from nexgate.kernel.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from nexgate.kernel.ids import new_id
 from nexgate.kernel.security.principal import Principal
 
@@ -54,42 +55,75 @@ async def issue_nonce(svc: AuthServices, *, provider: str, ip: str) -> str:
     return await providers.issue_nonce(provider)
 
 
-async def verified_identity(
-    svc: AuthServices,
-    *,
-    provider: str,
-    nonce: str,
-    id_token: str | None,
-    code: str | None,
-    code_verifier: str | None,
-    redirect_uri: str | None,
-) -> ProviderIdentity:
+@dataclass(frozen=True)
+class ProviderProof:
+    """What a client sends to prove a provider identity: an ID token, or a code with its PKCE verifier."""
+
+    provider: str
+    nonce: str
+    id_token: str | None = None
+    code: str | None = None
+    code_verifier: str | None = None
+    redirect_uri: str | None = None
+
+
+async def verified_identity(svc: AuthServices, proof: ProviderProof) -> ProviderIdentity:
     """The provider identity an ID token (or an authorization code, with PKCE) proves.
 
     The server nonce is used up first, so a replayed token fails even if the rest checks out.
     """
-    providers = _providers(svc, provider)
-    code_parts = (code, code_verifier, redirect_uri)
+    providers = _providers(svc, proof.provider)
+    code_parts = (proof.code, proof.code_verifier, proof.redirect_uri)
     by_code = any(p is not None for p in code_parts)
-    if (id_token is not None) == by_code or not (id_token is not None or all(code_parts)):
+    if (proof.id_token is not None) == by_code or not (proof.id_token is not None or all(code_parts)):
         raise ValidationFailed(
             "Send either idToken, or code with codeVerifier and redirectUri.",
             errors=[FieldProblem("idToken", "give idToken or code, codeVerifier and redirectUri")],
         )
-    if not await providers.consume_nonce(provider, nonce):
+    if not await providers.consume_nonce(proof.provider, proof.nonce):
         raise InvalidIdToken("nonce_unknown")
+    id_token = proof.id_token
     if id_token is None:
-        assert code is not None
-        assert code_verifier is not None
-        assert redirect_uri is not None
-        id_token = await providers.exchange_code(provider, code, code_verifier, redirect_uri)
-    return await providers.verify(provider, id_token, nonce)
+        assert proof.code is not None
+        assert proof.code_verifier is not None
+        assert proof.redirect_uri is not None
+        id_token = await providers.exchange_code(
+            proof.provider, proof.code, proof.code_verifier, proof.redirect_uri
+        )
+    return await providers.verify(proof.provider, id_token, proof.nonce)
 
 
 def _display_name(identity: ProviderIdentity, given: str | None, family: str | None) -> str:
     parts = " ".join(p.strip() for p in (given, family) if p and p.strip())
     local = identity.email.split("@", 1)[0] if identity.email and not identity.private_relay else None
     return clean_display_name((parts or identity.name or local or "Nexgate user")[:80])
+
+
+async def sign_in_with_provider(
+    svc: AuthServices,
+    *,
+    proof: ProviderProof,
+    device: Device,
+    given_name: str | None,
+    family_name: str | None,
+    reactivate: bool,
+    cancel_deletion: bool,
+    ip: str,
+) -> tuple[SignedIn, bool]:
+    """`sign_in` with the identity a proof gives; the address's budget is spent before verifying,
+    so a flood of bad tokens (each a JWKS lookup, maybe a code exchange) is limited too."""
+    await svc.limit("login.ip", ip, svc.policy.limits.login_per_ip)
+    identity = await verified_identity(svc, proof)
+    return await sign_in(
+        svc,
+        identity=identity,
+        device=device,
+        given_name=given_name,
+        family_name=family_name,
+        reactivate=reactivate,
+        cancel_deletion=cancel_deletion,
+        ip=ip,
+    )
 
 
 async def sign_in(
@@ -104,7 +138,6 @@ async def sign_in(
     ip: str,
 ) -> tuple[SignedIn, bool]:
     """Sign in with a verified provider identity; (signed in, whether the account is new)."""
-    await svc.limit("login.ip", ip, svc.policy.limits.login_per_ip)
     for _ in range(3):
         now = svc.clock.now()
         try:
@@ -234,35 +267,39 @@ async def _link(svc: AuthServices, principal: Principal, link: PendingLink) -> t
 
 
 async def link_identity(
-    svc: AuthServices,
-    *,
-    principal: Principal,
-    provider: str,
-    nonce: str,
-    id_token: str | None,
-    code: str | None,
-    code_verifier: str | None,
-    redirect_uri: str | None,
+    svc: AuthServices, *, principal: Principal, proof: ProviderProof
 ) -> tuple[Identity, bool]:
     """Link a provider identity to the caller; (identity, whether it is new).
 
     Reauthentication is checked before the token, so a refused call does not use the nonce up.
     """
     await require_recent_authentication(svc, principal)
-    identity = await verified_identity(
-        svc,
-        provider=provider,
-        nonce=nonce,
-        id_token=id_token,
-        code=code,
-        code_verifier=code_verifier,
-        redirect_uri=redirect_uri,
-    )
+    identity = await verified_identity(svc, proof)
     return await _link(
         svc,
         principal,
         PendingLink(principal.user_id, identity.provider, identity.subject, identity.email),
     )
+
+
+async def reauthenticate_with_provider(
+    svc: AuthServices, *, principal: Principal, proof: ProviderProof
+) -> None:
+    """Recent authentication by a fresh token of a provider identity already linked to the caller.
+
+    The way back in for accounts with neither a password nor a verified address (a provider
+    sign-in without email): without it they could never delete, deactivate, link or unlink.
+    """
+    await svc.limit("reauth.session", str(principal.session_id), svc.policy.limits.reauth_per_session)
+    identity = await verified_identity(svc, proof)
+    async with svc.uow() as tx:
+        account = await tx.accounts.get(principal.user_id)
+        linked = await tx.identities.by_subject(identity.provider, identity.subject)
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        raise NotFound("No such account.", code="account_not_found")
+    if linked is None or linked.account_id != account.id:
+        raise Forbidden("This provider identity is not linked to your account.", code="identity_not_linked")
+    await svc.reauth.mark(principal.session_id)
 
 
 async def link_with_token(svc: AuthServices, *, principal: Principal, link_token: str) -> Identity:

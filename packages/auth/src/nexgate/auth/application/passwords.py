@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from nexgate.auth.application.common import check_code, issue_challenge, limit_code_send, revoke_sessions
 from nexgate.auth.application.services import AuthServices, ChallengeView, hashed
-from nexgate.auth.domain.accounts import AccountStatus, clean_password, parse_identifier
-from nexgate.auth.domain.challenges import MAX_ATTEMPTS, Purpose, challenge_expired
-from nexgate.contracts.auth import PasswordChanged
+from nexgate.auth.domain.accounts import Account, AccountStatus, clean_password, parse_identifier
+from nexgate.auth.domain.challenges import MAX_ATTEMPTS, Purpose, challenge_expired, too_many_attempts
+from nexgate.contracts.auth import LoginLocked, PasswordChanged
 from nexgate.kernel.errors import FieldProblem, NotFound, ValidationFailed
 from nexgate.kernel.security.principal import Principal
 
@@ -74,6 +75,37 @@ async def complete_password_reset(
         await svc.lockout.clear(hashed(value))
 
 
+async def check_own_password(
+    svc: AuthServices, account: Account, password: str, *, session_id: uuid.UUID, path: str, code: str
+) -> None:
+    """The signed-in caller's password, or ``ValidationFailed(code)``; guesses count like login's.
+
+    A stolen session must not become an unlimited password oracle (nor an argon2 CPU sink):
+    each proof is counted per session and per account, failures feed the login lockout of
+    every identifier of the account, and while one is locked even the right password is refused.
+    """
+    limits = svc.policy.limits
+    await svc.limit("reauth.session", str(session_id), limits.reauth_per_session)
+    await svc.limit("reauth.account", str(account.id), limits.reauth_per_account)
+    # An account without an identifier (a provider sign-in without email) is locked by its id.
+    keys = [hashed(v) for v in account.identifiers] or [hashed(f"account:{account.id}")]
+    locked_s = max([await svc.lockout.locked_for(k) for k in keys])
+    if locked_s:
+        raise too_many_attempts(locked_s)
+    if account.password_hash and await svc.hasher.verify(account.password_hash, password):
+        for key in keys:
+            await svc.lockout.clear(key)
+        return
+    lock_s = max([await svc.lockout.failed(k) for k in keys])
+    if lock_s:
+        now = svc.clock.now()
+        async with svc.uow() as tx:
+            await tx.outbox.add(LoginLocked(user_id=account.id, locked_until=now + timedelta(seconds=lock_s)))
+    raise ValidationFailed(
+        "The password is not right.", code=code, errors=[FieldProblem(path, "is not right")]
+    )
+
+
 async def change_password(
     svc: AuthServices, *, principal: Principal, current_password: str, new_password: str
 ) -> None:
@@ -82,12 +114,14 @@ async def change_password(
         account = await tx.accounts.get(principal.user_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise NotFound("No such account.", code="account_not_found")
-    if not account.password_hash or not await svc.hasher.verify(account.password_hash, current_password):
-        raise ValidationFailed(
-            "The current password is not right.",
-            code="invalid_current_password",
-            errors=[FieldProblem("currentPassword", "is not right")],
-        )
+    await check_own_password(
+        svc,
+        account,
+        current_password,
+        session_id=principal.session_id,
+        path="currentPassword",
+        code="invalid_current_password",
+    )
     clean = clean_password(
         new_password, identifiers=account.identifiers, common=svc.policy.common_passwords, path="newPassword"
     )

@@ -38,6 +38,9 @@ class Limits:
     code_checks_per_ip: tuple[int, int] = (30, 60)
     resets_per_identifier: tuple[int, int] = (3, 3600)
     refresh_per_session: tuple[int, int] = (30, 60)
+    #: Password (and provider) proofs of a signed-in caller: reauthentication and password change.
+    reauth_per_session: tuple[int, int] = (20, 900)
+    reauth_per_account: tuple[int, int] = (40, 3600)
 
 
 @dataclass(frozen=True)

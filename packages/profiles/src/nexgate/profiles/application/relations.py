@@ -33,7 +33,7 @@ from nexgate.profiles.domain.profiles import (
     message_permission,
     normalize_username,
 )
-from nexgate.profiles.ports import Cursor, Edge, MessageOutbox, Mute, ProfileStore
+from nexgate.profiles.ports import Cursor, Edge, ListedUser, MessageOutbox, Mute, ProfileStore
 
 MAX_MUTE_SECONDS = 366 * 24 * 3600
 #: How many accounts one user may follow (pending requests not counted).
@@ -76,6 +76,14 @@ async def view_profile(*, viewer: uuid.UUID, target: Profile | None, store: Prof
     return ProfileView(profile=target, relationship=flags)
 
 
+async def view_profile_by_id(*, viewer: uuid.UUID, target: uuid.UUID, store: ProfileStore) -> ProfileView:
+    """`view_profile` of a user id, in one read (profile, block and flags together)."""
+    seen = await store.seen_by(viewer, target)
+    if seen is None or seen.profile.deactivated or (target != viewer and seen.blocks_viewer):
+        raise _not_found()
+    return ProfileView(profile=seen.profile, relationship=seen.relationship)
+
+
 MAX_RELATIONSHIP_IDS = 100
 
 
@@ -88,15 +96,8 @@ async def relationships_for(
     found = await store.profiles_by_id(list(dict.fromkeys(ids)))
     visible = [i for i, p in found.items() if not p.deactivated]
     flags = await store.relationships(viewer, visible)
-    hidden = {i for i in visible if i != viewer and await store.is_blocking(i, viewer)}
+    hidden = await store.blockers_among(visible, viewer)
     return {i: flags[i] for i in dict.fromkeys(ids) if i in flags and i not in hidden}
-
-
-@dataclass(frozen=True)
-class ListedUser:
-    profile: Profile
-    edge: Edge
-    relationship: dict[str, bool]
 
 
 async def _decorate(viewer: uuid.UUID, edges: list[Edge], store: ProfileStore) -> list[ListedUser]:
@@ -117,16 +118,15 @@ async def follow_list(
 
     A private account's lists are shown only to the owner and approved followers.
     """
-    profile = await store.get(owner)
-    if profile is None or profile.deactivated:
+    seen = await store.seen_by(viewer, owner)
+    if seen is None or seen.profile.deactivated:
         raise _not_found()
     if viewer != owner:
-        if await store.blocked_between(viewer, owner):
+        if seen.blocks_viewer or seen.relationship["blocking"]:
             raise _not_found()
-        if profile.is_private and not await store.is_following(viewer, owner):
+        if seen.profile.is_private and not seen.relationship["following"]:
             raise Forbidden("This account is private.", code="private_account")
-    page = store.followers_page if kind == "followers" else store.following_page
-    return await _decorate(viewer, await page(owner, viewer, after, limit), store)
+    return await store.follow_list_page(kind, owner, viewer, after, limit)
 
 
 async def request_list(

@@ -241,7 +241,8 @@ class MeController(Controller):
     @post(
         "/me/reauthenticate",
         status_code=HTTP_204_NO_CONTENT,
-        summary="Prove it is me (password, or a reauth code): sensitive changes open for 10 minutes",
+        summary="Prove it is me (password, a reauth code, or a linked provider's token): "
+        "sensitive changes open for 10 minutes",
     )
     async def reauthenticate(
         self,
@@ -250,6 +251,10 @@ class MeController(Controller):
         auth_services: NamedDependency[AuthServices],
         client_ip: NamedDependency[str],
     ) -> None:
+        proof = data.proof()
+        if proof is not None:
+            await oidc.reauthenticate_with_provider(auth_services, principal=principal, proof=proof)
+            return
         await lifecycle.reauthenticate(
             auth_services,
             principal=principal,
@@ -481,18 +486,9 @@ class OidcController(Controller):
         auth_services: NamedDependency[AuthServices],
         client_ip: NamedDependency[str],
     ) -> Response[SignedInOut]:
-        identity = await oidc.verified_identity(
+        signed, created = await oidc.sign_in_with_provider(
             auth_services,
-            provider=provider,
-            nonce=data.nonce,
-            id_token=data.id_token,
-            code=data.code,
-            code_verifier=data.code_verifier,
-            redirect_uri=data.redirect_uri,
-        )
-        signed, created = await oidc.sign_in(
-            auth_services,
-            identity=identity,
+            proof=data.proof(provider),
             device=data.device.to_device(user_agent=request.headers.get("user-agent"), ip=client_ip),
             given_name=data.given_name,
             family_name=data.family_name,
@@ -526,16 +522,7 @@ class IdentitiesController(Controller):
         principal: NamedDependency[Principal],
         auth_services: NamedDependency[AuthServices],
     ) -> Response[IdentityOut]:
-        identity, created = await oidc.link_identity(
-            auth_services,
-            principal=principal,
-            provider=data.provider,
-            nonce=data.nonce,
-            id_token=data.id_token,
-            code=data.code,
-            code_verifier=data.code_verifier,
-            redirect_uri=data.redirect_uri,
-        )
+        identity, created = await oidc.link_identity(auth_services, principal=principal, proof=data.proof())
         return Response(IdentityOut.of(identity), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @post(

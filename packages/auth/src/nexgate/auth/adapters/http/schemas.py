@@ -9,10 +9,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from nexgate.auth.application.oidc import ProviderProof
 from nexgate.auth.application.services import ChallengeView, SignedIn, Tokens
 from nexgate.auth.domain.accounts import Account
 from nexgate.auth.domain.identities import Identity
 from nexgate.auth.domain.sessions import Device, Session
+from nexgate.kernel.errors import FieldProblem, ValidationFailed
 
 _Str = Annotated[str, msgspec.Meta(max_length=200)]
 _Password = Annotated[str, msgspec.Meta(max_length=1024)]
@@ -207,14 +209,6 @@ class RolesOut(msgspec.Struct, rename="camel"):
     roles: list[str]
 
 
-class ReauthIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """Either ``password``, or ``challengeId`` and ``code`` of a ``reauth`` challenge."""
-
-    password: _Password | None = None
-    challenge_id: uuid.UUID | None = None
-    code: _Code | None = None
-
-
 class ChannelIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     channel: Literal["email", "phone"]
 
@@ -227,6 +221,40 @@ class ReauthChallengeIn(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
 
 _Token = Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
 _Short = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+_Verifier = Annotated[str, msgspec.Meta(min_length=43, max_length=128)]
+_ProviderName = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class ReauthIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """``password``; or ``challengeId`` and ``code`` of a ``reauth`` challenge; or a fresh proof of a
+    linked provider identity: ``provider``, ``nonce`` and ``idToken`` (or ``code``, ``codeVerifier``
+    and ``redirectUri``: with ``provider``, ``code`` is the authorization code)."""
+
+    password: _Password | None = None
+    challenge_id: uuid.UUID | None = None
+    code: _Short | None = None
+    provider: _ProviderName | None = None
+    nonce: _Short | None = None
+    id_token: _Token | None = None
+    code_verifier: _Verifier | None = None
+    redirect_uri: _Short | None = None
+
+    def proof(self) -> ProviderProof | None:
+        """The provider proof when ``provider`` is given; a mix of the ways is refused."""
+        if self.provider is None:
+            if any(v is not None for v in (self.nonce, self.id_token, self.code_verifier, self.redirect_uri)):
+                raise ValidationFailed(
+                    "A provider token needs provider.", errors=[FieldProblem("provider", "is required")]
+                )
+            return None
+        if self.password is not None or self.challenge_id is not None or self.nonce is None:
+            raise ValidationFailed(
+                "With provider, send nonce and the provider's proof only.",
+                errors=[FieldProblem("nonce", "give nonce with provider, and no password or challengeId")],
+            )
+        return ProviderProof(
+            self.provider, self.nonce, self.id_token, self.code, self.code_verifier, self.redirect_uri
+        )
 
 
 class OidcSignInIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -236,21 +264,31 @@ class OidcSignInIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     device: DeviceIn
     id_token: _Token | None = None
     code: _Short | None = None
-    code_verifier: Annotated[str, msgspec.Meta(min_length=43, max_length=128)] | None = None
+    code_verifier: _Verifier | None = None
     redirect_uri: _Short | None = None
     given_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     family_name: Annotated[str, msgspec.Meta(max_length=80)] | None = None
     reactivate: bool = False
     cancel_deletion: bool = False
 
+    def proof(self, provider: str) -> ProviderProof:
+        return ProviderProof(
+            provider, self.nonce, self.id_token, self.code, self.code_verifier, self.redirect_uri
+        )
+
 
 class LinkIdentityIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    provider: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    provider: _ProviderName
     nonce: _Short
     id_token: _Token | None = None
     code: _Short | None = None
-    code_verifier: Annotated[str, msgspec.Meta(min_length=43, max_length=128)] | None = None
+    code_verifier: _Verifier | None = None
     redirect_uri: _Short | None = None
+
+    def proof(self) -> ProviderProof:
+        return ProviderProof(
+            self.provider, self.nonce, self.id_token, self.code, self.code_verifier, self.redirect_uri
+        )
 
 
 class LinkTokenIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):

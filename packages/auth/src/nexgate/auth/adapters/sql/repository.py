@@ -371,6 +371,12 @@ class SqlSessions:
         row = (await self._s.execute(stmt.with_for_update() if for_update else stmt)).first()
         return _session(row) if row else None
 
+    async def lock_for_refresh(self, token_hash: bytes) -> Session | None:
+        owner = sa.select(refresh_tokens.c.session_id).where(refresh_tokens.c.token_hash == token_hash)
+        stmt = sa.select(sessions).where(sessions.c.id == owner.scalar_subquery()).with_for_update()
+        row = (await self._s.execute(stmt)).first()
+        return _session(row) if row else None
+
     async def live_for_account(
         self,
         account_id: uuid.UUID,
@@ -451,12 +457,23 @@ class SqlRefreshTokens:
         ).first()
         return _token(row) if row else None
 
-    async def mark_rotated(self, token_id: uuid.UUID, successor_id: uuid.UUID, now: datetime) -> bool:
+    async def rotate(self, token_id: uuid.UUID, successor: RefreshToken, now: datetime) -> bool:
         c = refresh_tokens.c
+        added = (
+            sa.insert(refresh_tokens)
+            .values(
+                id=successor.id,
+                session_id=successor.session_id,
+                token_hash=successor.token_hash,
+                created_at=successor.created_at,
+            )
+            .cte("successor")
+        )
         result = await self._s.execute(
             sa.update(refresh_tokens)
+            .add_cte(added)
             .where(c.id == token_id, c.rotated_at.is_(None))
-            .values(rotated_at=now, successor_id=successor_id)
+            .values(rotated_at=now, successor_id=successor.id)
             .returning(c.id)
         )
         return result.first() is not None

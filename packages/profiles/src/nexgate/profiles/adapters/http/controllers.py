@@ -42,10 +42,9 @@ from nexgate.profiles.adapters.sql.models import tables
 from nexgate.profiles.adapters.sql.repository import SqlProfileStore
 from nexgate.profiles.application import profiles as profile_cases
 from nexgate.profiles.application import relations
-from nexgate.profiles.application.relations import ListedUser
 from nexgate.profiles.application.trust import explain, score_of
 from nexgate.profiles.domain.profiles import Link, Profile, normalize_username
-from nexgate.profiles.ports import Cursor, MediaResolver
+from nexgate.profiles.ports import Cursor, ListedUser, MediaResolver
 
 _CURSOR_TYPES = (datetime, uuid.UUID)
 #: Follow actions per user (429 ``rate_limited`` beyond), as issue 5 sets them.
@@ -401,9 +400,7 @@ class ProfileController(Controller):
         clock: NamedDependency[Clock],
     ) -> TrustOut:
         store = SqlProfileStore(db_session)
-        view = await relations.view_profile(
-            viewer=principal.user_id, target=await store.get(user_id), store=store
-        )
+        view = await relations.view_profile_by_id(viewer=principal.user_id, target=user_id, store=store)
         now = clock.now()
         result, inputs = await score_of(view.profile, store, now)
         return TrustOut.of(
@@ -438,9 +435,7 @@ class ProfileController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> ProfileOut:
         store = SqlProfileStore(db_session)
-        view = await relations.view_profile(
-            viewer=principal.user_id, target=await store.get(user_id), store=store
-        )
+        view = await relations.view_profile_by_id(viewer=principal.user_id, target=user_id, store=store)
         return ProfileOut.of(view)
 
     @get("/by-username/{username:str}", summary="A profile by username (case-insensitive)")

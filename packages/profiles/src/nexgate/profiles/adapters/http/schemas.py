@@ -8,9 +8,10 @@ from datetime import datetime
 import msgspec
 
 from nexgate.profiles.application.profiles import Availability
-from nexgate.profiles.application.relations import ListedUser, ProfileView
+from nexgate.profiles.application.relations import ProfileView
 from nexgate.profiles.application.trust import TrustView
 from nexgate.profiles.domain.profiles import Link, Profile, next_username_change
+from nexgate.profiles.ports import ListedUser
 
 
 class LocationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):

@@ -29,13 +29,91 @@ from nexgate.profiles.adapters.sql.models import (
 )
 from nexgate.profiles.domain.profiles import Link, Profile
 from nexgate.profiles.domain.trust import TrustInputs
-from nexgate.profiles.ports import Edge, Mute, UsernameHold
+from nexgate.profiles.ports import RELATIONSHIP_FLAGS, Edge, ListedUser, Mute, SeenProfile, UsernameHold
 
 _PROFILE_FIELDS = [c.name for c in profiles.columns]
 
+# The hot reads are built once with named parameters: building a statement costs more Python
+# time than PostgreSQL spends answering it.
+_viewer = sa.bindparam("viewer", type_=profiles.c.user_id.type)
+_owner = sa.bindparam("owner", type_=profiles.c.user_id.type)
 
-def _to_profile(row: Any) -> Profile:
-    values = {name: getattr(row, name) for name in _PROFILE_FIELDS}
+
+def _flag_columns(other: sa.ColumnElement[Any]) -> list[sa.Label[bool]]:
+    """The viewer's flags towards ``other``, one primary-key probe each (names of RELATIONSHIP_FLAGS)."""
+    fr = follow_requests
+    probes = {
+        "following": (follows.c.follower_id == _viewer, follows.c.followee_id == other),
+        "followedBy": (follows.c.followee_id == _viewer, follows.c.follower_id == other),
+        "requested": (fr.c.requester_id == _viewer, fr.c.target_id == other),
+        "requestedBy": (fr.c.target_id == _viewer, fr.c.requester_id == other),
+        "blocking": (blocks.c.blocker_id == _viewer, blocks.c.blocked_id == other),
+        "muting": (mutes.c.muter_id == _viewer, mutes.c.muted_id == other),
+    }
+    return [sa.exists().where(*probes[flag]).label(flag) for flag in RELATIONSHIP_FLAGS]
+
+
+def _flags_of(row: Any) -> dict[str, bool]:
+    """The `_flag_columns` of ``row``, which end it."""
+    return dict(zip(RELATIONSHIP_FLAGS, row[-len(RELATIONSHIP_FLAGS) :], strict=True))
+
+
+def _hidden_from_viewer(other: sa.ColumnElement[Any]) -> sa.Exists:
+    """A block either way between the viewer and ``other``."""
+    return sa.exists().where(
+        sa.or_(
+            sa.and_(blocks.c.blocker_id == _viewer, blocks.c.blocked_id == other),
+            sa.and_(blocks.c.blocker_id == other, blocks.c.blocked_id == _viewer),
+        )
+    )
+
+
+_SEEN_BY = sa.select(
+    profiles,
+    sa.exists()
+    .where(blocks.c.blocker_id == profiles.c.user_id, blocks.c.blocked_id == _viewer)
+    .label("blocks_viewer"),
+    *_flag_columns(profiles.c.user_id),
+).where(profiles.c.user_id == _owner)
+
+
+def _follow_list(owner_col: sa.ColumnElement[Any], other_col: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    return (
+        sa.select(
+            profiles,
+            follows.c.created_at.label("edge_created_at"),
+            follows.c.id.label("edge_id"),
+            *_flag_columns(other_col),
+        )
+        .select_from(follows.join(profiles, profiles.c.user_id == other_col))
+        .where(owner_col == _owner, profiles.c.deactivated.is_(False), ~_hidden_from_viewer(other_col))
+    )
+
+
+_SEARCH_RANK = sa.case((profiles.c.username == sa.bindparam("prefix", type_=sa.String()), 0), else_=1)
+# Byte order: the same for every database collation, and what the index walks.
+_SEARCH_NAME = profiles.c.username.collate("C")
+_SEARCH = (
+    sa.select(_SEARCH_RANK.label("rank"), profiles)
+    .where(
+        sa.func.lower(profiles.c.username).like(sa.bindparam("pattern", type_=sa.String()), escape="\\"),
+        profiles.c.deactivated.is_(False),
+        ~_hidden_from_viewer(profiles.c.user_id),
+    )
+    .order_by(_SEARCH_RANK, _SEARCH_NAME)
+    .limit(sa.bindparam("size", type_=sa.Integer()))
+)
+
+_FOLLOW_LISTS = {
+    "followers": _follow_list(follows.c.followee_id, follows.c.follower_id),
+    "following": _follow_list(follows.c.follower_id, follows.c.followee_id),
+}
+
+
+def _to_profile(row: Any, start: int = 0) -> Profile:
+    """The profile in ``row``, whose profile columns start at position ``start`` (by position:
+    named Row access costs about five times as much, and pages map dozens of rows)."""
+    values = dict(zip(_PROFILE_FIELDS, row[start : start + len(_PROFILE_FIELDS)], strict=True))
     values["links"] = tuple(Link(url=item["url"], title=item.get("title")) for item in values["links"])
     return Profile(**values)
 
@@ -152,24 +230,13 @@ class SqlProfileStore:
         """Visible profiles whose username starts with ``prefix``: the exact match (rank 0)
         first, then the rest (rank 1) in username order; keyset on (rank, username)."""
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rank = sa.case((profiles.c.username == prefix, 0), else_=1)
-        # Byte order: the same for every database collation, and what the index walks.
-        name = profiles.c.username.collate("C")
-        hidden = sa.exists().where(
-            sa.or_(
-                sa.and_(blocks.c.blocker_id == viewer, blocks.c.blocked_id == profiles.c.user_id),
-                sa.and_(blocks.c.blocker_id == profiles.c.user_id, blocks.c.blocked_id == viewer),
-            )
-        )
-        stmt = sa.select(rank.label("rank"), profiles).where(
-            sa.func.lower(profiles.c.username).like(pattern, escape="\\"),
-            profiles.c.deactivated.is_(False),
-            ~hidden,
-        )
+        stmt = _SEARCH
         if after is not None:
-            stmt = stmt.where(sa.tuple_(rank, name) > sa.tuple_(after[0], sa.literal(after[1]).collate("C")))
-        stmt = stmt.order_by(rank, name).limit(limit + 1)
-        return [(row.rank, _to_profile(row)) for row in (await self._session.execute(stmt)).all()]
+            stmt = stmt.where(
+                sa.tuple_(_SEARCH_RANK, _SEARCH_NAME) > sa.tuple_(after[0], sa.literal(after[1]).collate("C"))
+            )
+        params = {"viewer": viewer, "prefix": prefix, "pattern": pattern, "size": limit + 1}
+        return [(row.rank, _to_profile(row, 1)) for row in (await self._session.execute(stmt, params)).all()]
 
     # -- trust inputs ---------------------------------------------------------------------
     async def add_trust_input(
@@ -260,6 +327,16 @@ class SqlProfileStore:
     async def profiles_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Profile]:
         return await profiles_by_id(self._session, ids)
 
+    async def seen_by(self, viewer: uuid.UUID, user_id: uuid.UUID) -> SeenProfile | None:
+        row = (await self._session.execute(_SEEN_BY, {"viewer": viewer, "owner": user_id})).first()
+        if row is None:
+            return None
+        return SeenProfile(
+            profile=_to_profile(row),
+            relationship=_flags_of(row),
+            blocks_viewer=row.blocks_viewer,
+        )
+
     async def with_avatar_file(self, file_id: uuid.UUID) -> list[uuid.UUID]:
         """Users whose shown or pending avatar is this file."""
         stmt = sa.select(profiles.c.user_id).where(
@@ -341,34 +418,36 @@ class SqlProfileStore:
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[Edge]:
-        hidden = sa.exists().where(
-            sa.or_(
-                sa.and_(blocks.c.blocker_id == viewer, blocks.c.blocked_id == other_col),
-                sa.and_(blocks.c.blocker_id == other_col, blocks.c.blocked_id == viewer),
-            )
-        )
         stmt = (
             sa.select(other_col.label("user_id"), table.c.created_at, table.c.id)
             .join(profiles, profiles.c.user_id == other_col)
-            .where(owner_col == owner, profiles.c.deactivated.is_(False), ~hidden)
+            .where(owner_col == owner, profiles.c.deactivated.is_(False), ~_hidden_from_viewer(other_col))
         )
         stmt = keyset_after(stmt, [table.c.created_at, table.c.id], after, descending=True, limit=limit)
-        rows = (await self._session.execute(stmt)).all()
+        rows = (await self._session.execute(stmt, {"viewer": viewer})).all()
         return [Edge(user_id=r.user_id, created_at=r.created_at, id=r.id) for r in rows]
 
-    async def followers_page(
-        self, user_id: uuid.UUID, viewer: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Edge]:
-        return await self._page(
-            follows, follows.c.followee_id, follows.c.follower_id, user_id, viewer, after, limit
+    async def follow_list_page(
+        self,
+        kind: str,
+        user_id: uuid.UUID,
+        viewer: uuid.UUID,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[ListedUser]:
+        """One query: the edges, their profiles and the viewer's flags (blocked users left out)."""
+        stmt = keyset_after(
+            _FOLLOW_LISTS[kind], [follows.c.created_at, follows.c.id], after, descending=True, limit=limit
         )
-
-    async def following_page(
-        self, user_id: uuid.UUID, viewer: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Edge]:
-        return await self._page(
-            follows, follows.c.follower_id, follows.c.followee_id, user_id, viewer, after, limit
-        )
+        rows = (await self._session.execute(stmt, {"viewer": viewer, "owner": user_id})).all()
+        return [
+            ListedUser(
+                profile=_to_profile(r),
+                edge=Edge(user_id=r.user_id, created_at=r.edge_created_at, id=r.edge_id),
+                relationship=_flags_of(r),
+            )
+            for r in rows
+        ]
 
     async def incoming_requests_page(
         self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
@@ -403,6 +482,15 @@ class SqlProfileStore:
     async def is_blocking(self, blocker: uuid.UUID, blocked: uuid.UUID) -> bool:
         stmt = sa.select(sa.literal(1)).where(blocks.c.blocker_id == blocker, blocks.c.blocked_id == blocked)
         return (await self._session.scalar(stmt)) is not None
+
+    async def blockers_among(self, users: Sequence[uuid.UUID], blocked: uuid.UUID) -> set[uuid.UUID]:
+        """Which of ``users`` block ``blocked`` (one query, not one per user)."""
+        if not users:
+            return set()
+        stmt = sa.select(blocks.c.blocker_id).where(
+            blocks.c.blocked_id == blocked, blocks.c.blocker_id.in_(list(users))
+        )
+        return set((await self._session.scalars(stmt)).all())
 
     async def add_block(self, blocker: uuid.UUID, blocked: uuid.UUID, now: datetime) -> bool:
         stmt = (
@@ -503,12 +591,7 @@ async def relationships(
 ) -> dict[uuid.UUID, dict[str, bool]]:
     """The viewer's relationship flags towards each of ``others``: one query whatever their number."""
     ids = list(set(others))
-    flags = {
-        other: dict.fromkeys(
-            ("following", "followedBy", "requested", "requestedBy", "blocking", "muting"), False
-        )
-        for other in ids
-    }
+    flags = {other: dict.fromkeys(RELATIONSHIP_FLAGS, False) for other in ids}
     if not ids:
         return flags
     fr = follow_requests
