@@ -29,6 +29,10 @@ BENCHMARKS = {
     "http_hello": "http_hello",
     "auth": "auth",
     "files": "files",
+    "profiles": "profiles",
+    "payments_ledger": "payments_ledger",
+    "payments_callbacks": "payments_callbacks",
+    "chat": "chat",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -101,3 +102,106 @@ async def worker(settings, runtime) -> AsyncIterator[Any]:
     worker = build_worker(settings, runtime=runtime, contexts=[chat_context])
     yield worker
     await worker.stop()
+
+
+async def receive(ws: Any, wait_s: float = 5.0) -> Any:
+    return msgspec.json.decode(await asyncio.to_thread(ws.receive_text, timeout=wait_s))
+
+
+class Socket:
+    """An in-process socket (Litestar's test client)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    async def next(self, wait_s: float = 5.0) -> Any:
+        return await receive(self.ws, wait_s)
+
+    async def next_of(self, kind: str, wait_s: float = 5.0) -> Any:
+        """The next frame of ``kind`` (heartbeats and others in between are skipped)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            frame = await self.next(max(0.1, deadline - time.monotonic()))
+            if frame["type"] == kind:
+                return frame
+
+    async def next_event(self, event: str, wait_s: float = 5.0) -> Any:
+        deadline = time.monotonic() + wait_s
+        while True:
+            frame = await self.next_of("event", max(0.1, deadline - time.monotonic()))
+            if frame["event"] == event:
+                return frame
+
+    def send(self, frame: Any) -> None:
+        self.ws.send_json(frame)
+
+    async def nothing_more(self, wait_s: float = 0.7) -> None:
+        await asyncio.sleep(wait_s)
+        assert self.ws.send_queue.empty(), self.ws.send_queue.get()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.ws.__exit__, None, None, None)
+
+
+async def open_ws(client: Any, headers: dict[str, str] | None = None, params: Any = None) -> Any:
+    session = await client.websocket_connect(f"{C}/ws", headers=headers or {}, params=params)
+    return await asyncio.to_thread(session.__enter__)
+
+
+@pytest.fixture
+async def sockets(client: Any) -> AsyncIterator[Any]:
+    """``await sockets(headers, on=client)`` -> a ready `Socket` authenticated by header."""
+    opened: list[Socket] = []
+
+    async def open_for(headers: dict[str, str], on: Any = None) -> Socket:
+        socket = Socket(await open_ws(on or client, headers))
+        opened.append(socket)
+        ready = await socket.next()
+        assert ready["type"] == "ready", ready
+        return socket
+
+    yield open_for
+    for socket in opened:
+        with contextlib.suppress(Exception):  # already closed by the server
+            await socket.close()
+
+
+def event_frames(frames: list[Any], kind: str | None = None) -> list[Any]:
+    return [f for f in frames if f["type"] == "event" and (kind is None or f["event"] == kind)]
+
+
+@pytest.fixture
+def publish_to_chat(runtime: Runtime, worker: Any) -> Callable[..., Awaitable[None]]:
+    """``await publish_to_chat(context, message)``: a contract through the real broker to the
+    chat's consumers (started on first use)."""
+    from nexgate.kernel.messaging.relay import broker_publisher
+
+    started = False
+
+    async def publish(context: str, message: Any) -> None:
+        nonlocal started
+        if not started:
+            # Consumers only: no outbox relay or scheduled jobs running beside the test.
+            await worker.broker.start()
+            await runtime.topology.declare(worker.broker)
+            started = True
+        publisher = broker_publisher(worker.broker, runtime.naming)
+        await publisher(
+            context=context, tag=message.tag(), message_id=str(message.id), body=msgspec.json.encode(message)
+        )
+
+    return publish
+
+
+@pytest.fixture
+async def fast_client(settings: Any, contexts: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """The api with 1 s heartbeats and a 1 s socket auth timeout."""
+    from litestar.testing import AsyncTestClient
+
+    from nexgate.api.asgi import create_app
+
+    monkeypatch.setenv("NEXGATE_CHAT_HEARTBEAT_S", "1")
+    monkeypatch.setenv("NEXGATE_CHAT_AUTH_TIMEOUT_S", "1")
+    app = create_app(settings, contexts=list(contexts.values()))
+    async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

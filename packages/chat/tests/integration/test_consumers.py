@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import msgspec
 import sqlalchemy as sa
@@ -14,7 +15,9 @@ from nexgate.contracts.profiles import BlockCreated, BlockRemoved
 from nexgate.kernel.messaging.relay import broker_publisher
 
 
-async def test_block_message_refuses_sends_and_reactions_both_ways(user, runtime, worker, wait_until) -> None:
+async def test_block_message_refuses_sends_typing_presence_both_ways(
+    user, runtime, worker, wait_until, sockets
+) -> None:
     await worker.broker.start()
     await worker.start_background()
     publish = broker_publisher(worker.broker, runtime.naming)
@@ -31,6 +34,9 @@ async def test_block_message_refuses_sends_and_reactions_both_ways(user, runtime
     alice, bob, carol = user(), user(), user()
     conversation_id = await alice.accepted_with(bob)
     message = (await bob.send(conversation_id, "hi")).json()
+    alice_socket = await sockets(alice.headers)
+    bob_socket = await sockets(bob.headers)
+    assert (await alice.get("/presence", userIds=str(bob.id))).json()[0]["online"] is True
 
     blocked = BlockCreated(blocker_id=bob.id, blocked_id=alice.id)
     await send("profiles", blocked)
@@ -44,6 +50,17 @@ async def test_block_message_refuses_sends_and_reactions_both_ways(user, runtime
     )
     assert (reaction.status_code, reaction.json()["code"]) == (403, "messaging_not_allowed")
     assert (await alice.open(bob)).json()["code"] == "messaging_not_allowed"
+    for typist, listener in ((alice_socket, bob_socket), (bob_socket, alice_socket)):
+        typist.send({"type": "typing", "conversationId": conversation_id})
+        assert await typist.next() == {
+            "type": "error",
+            "code": "messaging_not_allowed",
+            "clientMessageId": None,
+        }
+        await listener.nothing_more()
+    for asker, other in ((alice, bob), (bob, alice)):
+        presence = await asker.get("/presence", userIds=str(other.id))
+        assert (presence.status_code, presence.json()["code"]) == (403, "messaging_not_allowed")
     # History stays visible; other people are unaffected.
     assert [
         m["text"] for m in (await alice.get(f"/conversations/{conversation_id}/messages")).json()["items"]
@@ -71,3 +88,92 @@ async def test_block_message_refuses_sends_and_reactions_both_ways(user, runtime
     async with runtime.database().sessions() as session:
         row = (await session.execute(sa.select(revoked_sessions))).one()
     assert (row.session_id, row.user_id, row.reason) == (revoked.session_id, alice.id, "logout")
+
+
+async def test_who_can_message_settings_enforced(user, runtime, publish_to_chat, wait_until) -> None:
+    from nexgate.chat.adapters.sql.models import follows, privacy
+    from nexgate.contracts.profiles import FollowCreated, FollowRemoved, PrivacySettingsChanged
+
+    alice, bob, carol, dave = user(), user(), user(), user()
+
+    async def rows(table: sa.Table) -> int:
+        async with runtime.database().sessions() as session:
+            return await session.scalar(sa.select(sa.func.count()).select_from(table))
+
+    def settings(
+        user_id: uuid.UUID, who: str, version: int, show_activity: bool = True
+    ) -> PrivacySettingsChanged:
+        return PrivacySettingsChanged(
+            user_id=user_id, is_private=False, who_can_message=who, who_can_mention="everyone",
+            show_activity=show_activity, version=version,
+        )  # fmt: skip
+
+    # Bob only takes messages from people he follows; he follows Alice.
+    await publish_to_chat("profiles", settings(bob.id, "people_i_follow", 2))
+    followed = FollowCreated(
+        follower_id=bob.id, followee_id=alice.id, via_request=False, created_at=datetime.now(UTC)
+    )
+    await publish_to_chat("profiles", followed)
+    await publish_to_chat("profiles", followed)  # redelivered: a no-op
+    await wait_until(lambda: _at_least(rows, privacy, 1, follows, 1))
+    stranger = await carol.open(bob)
+    assert (stranger.status_code, stranger.json()["code"]) == (403, "messaging_not_allowed")
+    # Someone Bob follows reaches him directly: no request.
+    opened = await alice.open(bob)
+    assert opened.status_code == 201
+    conversation_id = opened.json()["id"]
+    assert (await bob.get(f"/conversations/{conversation_id}")).json()["requestState"] == "accepted"
+    assert (await alice.send(conversation_id, "hi bob")).status_code == 201
+
+    # An older settings message arriving late changes nothing (version-checked).
+    await publish_to_chat("profiles", settings(bob.id, "everyone", 1))
+    # Under "everyone" a stranger opens a request (Dave, to Carol, who has no settings).
+    assert (await dave.open(carol)).json()["requestState"] == "accepted"
+    request_id = (await dave.open(carol)).json()["id"]
+    assert (await carol.get(f"/conversations/{request_id}")).json()["requestState"] == "pending"
+
+    # "nobody": no new conversations at all, even from people Bob follows.
+    await publish_to_chat("profiles", settings(bob.id, "nobody", 3))
+
+    async def nobody() -> bool:
+        async with runtime.database().sessions() as session:
+            return (
+                await session.scalar(sa.select(privacy.c.who_can_message).where(privacy.c.user_id == bob.id))
+                == "nobody"
+            )
+
+    await wait_until(nobody)
+    assert (await dave.open(bob)).json()["code"] == "messaging_not_allowed"
+    assert (await carol.open(bob)).json()["code"] == "messaging_not_allowed"
+    # The existing, accepted conversation goes on (history and replies stay).
+    assert (await alice.send(conversation_id, "still here")).status_code == 201
+
+    # Unfollowing under people_i_follow: Alice becomes a stranger for new conversations.
+    await publish_to_chat("profiles", settings(bob.id, "people_i_follow", 4))
+    await publish_to_chat(
+        "profiles", FollowRemoved(follower_id=bob.id, followee_id=alice.id, reason="unfollow")
+    )
+
+    async def unfollowed() -> bool:
+        return await rows(follows) == 0
+
+    await wait_until(unfollowed)
+    await wait_until(lambda: _privacy_version(runtime, bob.id, 4))
+    eve = user()
+    assert (await eve.open(bob)).json()["code"] == "messaging_not_allowed"
+
+
+async def _at_least(rows, *pairs) -> bool:
+    for table, n in zip(pairs[::2], pairs[1::2], strict=True):
+        if await rows(table) < n:
+            return False
+    return True
+
+
+async def _privacy_version(runtime, user_id: uuid.UUID, version: int) -> bool:
+    from nexgate.chat.adapters.sql.models import privacy
+
+    async with runtime.database().sessions() as session:
+        return (
+            await session.scalar(sa.select(privacy.c.version).where(privacy.c.user_id == user_id)) == version
+        )

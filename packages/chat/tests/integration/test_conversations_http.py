@@ -33,7 +33,7 @@ async def test_open_direct_conversation_is_idempotent_and_unique_per_pair(user) 
     assert anonymous.status_code == 401
 
 
-async def test_non_member_gets_404_on_every_route(user) -> None:
+async def test_non_member_gets_404_for_every_conversation_and_message_route(user, sockets) -> None:
     alice, bob, mallory = user(), user(), user()
     conversation_id = await alice.accepted_with(bob)
     sent = (await alice.send(conversation_id, "private")).json()
@@ -51,9 +51,22 @@ async def test_non_member_gets_404_on_every_route(user) -> None:
         await mallory.client.delete(f"/api/v1/chat{m}", headers=mallory.headers),
         await mallory.client.put(f"/api/v1/chat{m}/reaction", json={"emoji": "👍"}, headers=mallory.headers),
         await mallory.client.delete(f"/api/v1/chat{m}/reaction", headers=mallory.headers),
+        await mallory.client.delete(f"/api/v1/chat{m}?scope=me", headers=mallory.headers),
+        await mallory.get(f"{m}/media/{uuid.uuid4()}"),
+        await mallory.get("/presence", userIds=str(alice.id)),
         await mallory.get(f"/conversations/{uuid.uuid4()}"),
     ]:
         assert response.status_code == 404, response.text
+    # The socket's send, read and typing frames answer the same way.
+    socket = await sockets(mallory.headers)
+    for frame in (
+        {"type": "send", "conversationId": conversation_id, "clientMessageId": "x", "text": "let me in"},
+        {"type": "read", "conversationId": conversation_id, "upToSeq": 1},
+        {"type": "typing", "conversationId": conversation_id},
+    ):
+        socket.send(frame)
+        answer = await socket.next()
+        assert (answer["type"], answer["code"]) == ("error", "conversation_not_found"), answer
     # Nothing leaked into the conversation.
     assert [x["text"] for x in (await bob.get(f"{c}/messages")).json()["items"]] == ["private"]
 
@@ -216,3 +229,12 @@ async def test_delete_chat_for_me_hides_history_until_a_new_message(user) -> Non
     assert [
         m["text"] for m in (await bob.get(f"/conversations/{conversation_id}/messages")).json()["items"]
     ] == ["three"]
+
+
+async def test_new_requests_to_strangers_are_limited_per_day(user) -> None:
+    spammer = user()
+    for _ in range(50):
+        assert (await spammer.open(user())).status_code == 201
+    refused = await spammer.open(user())
+    assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0

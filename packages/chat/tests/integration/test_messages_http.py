@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from nexgate.chat.adapters.sql.models import messages as messages_table
 
 
-async def test_client_message_id_makes_send_idempotent_over_http(user) -> None:
+async def test_client_message_id_makes_send_idempotent_over_http_and_ws(user, sockets) -> None:
     alice, bob = user(), user()
     conversation_id = await alice.accepted_with(bob)
     first = await alice.send(conversation_id, "is this still available in size 42?", cmid="c-1")
@@ -26,6 +26,36 @@ async def test_client_message_id_makes_send_idempotent_over_http(user) -> None:
     assert [(m["seq"], m["text"]) for m in items] == [(1, "is this still available in size 42?"), (2, "yes")]
     assert (await bob.get(f"/conversations/{conversation_id}")).json()["unreadCount"] == 0
     assert (await alice.get(f"/conversations/{conversation_id}")).json()["unreadCount"] == 1
+
+    # Over the socket: an ack with the stored seq; a retry (socket or HTTP) is the same message.
+    socket = await sockets(alice.headers)
+    frame = {
+        "type": "send",
+        "conversationId": conversation_id,
+        "clientMessageId": "ws-1",
+        "text": "on my way",
+    }
+    socket.send(frame)
+    first, second = await socket.next(), await socket.next()
+    # The ack, and this device's echo of its own send as an event (in either order).
+    ack, echo = (first, second) if first["type"] == "ack" else (second, first)
+    assert (ack["clientMessageId"], ack["seq"], ack["created"]) == ("ws-1", 3, True)
+    assert (echo["userSeq"], echo["data"]["id"]) == (ack["userSeq"], ack["messageId"])
+    socket.send(frame)
+    again = await socket.next_of("ack")
+    assert (again["messageId"], again["seq"], again["created"]) == (ack["messageId"], 3, False)
+    over_http = await alice.send(conversation_id, "on my way", cmid="ws-1")
+    assert (over_http.status_code, over_http.json()["id"]) == (200, ack["messageId"])
+    socket.send({**frame, "text": "changed my mind"})
+    mismatch = await socket.next_of("error")
+    assert (mismatch["code"], mismatch["clientMessageId"]) == ("idempotency_mismatch", "ws-1")
+    # A clientMessageId is unique per sender, across conversations too.
+    carol = user()
+    elsewhere = await alice.accepted_with(carol)
+    reused = await alice.send(elsewhere, "on my way", cmid="ws-1")
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_mismatch")
+    items = (await bob.get(f"/conversations/{conversation_id}/messages")).json()["items"]
+    assert [m["seq"] for m in items] == [1, 2, 3]
 
 
 async def test_message_body_rules(user) -> None:
@@ -45,7 +75,7 @@ async def test_message_body_rules(user) -> None:
     assert await code(None) == "invalid_message_body"
     assert await code("hi", mediaFileIds=[str(uuid.uuid4()) for _ in range(11)]) == "too_many_attachments"
     media = await alice.send(conversation_id, "look", mediaFileIds=[str(uuid.uuid4())])
-    assert (media.status_code, media.json()["code"]) == (503, "media_unavailable")
+    assert (media.status_code, media.json()["code"]) == (422, "invalid_attachment")
     assert (await alice.send(conversation_id, "hi", cmid="x" * 65)).status_code == 422
     unknown = await alice.send(conversation_id, "hi", color="red")
     assert unknown.status_code in (400, 422)
@@ -195,3 +225,20 @@ async def test_delete_for_me_hides_only_for_caller(user) -> None:
     path = f"/conversations/{conversation_id}/messages"
     assert [m["text"] for m in (await bob.get(path)).json()["items"]] == ["two"]
     assert [m["text"] for m in (await alice.get(path)).json()["items"]] == ["one", "two"]
+
+
+async def test_member_gets_403_editing_others_messages(user) -> None:
+    alice, bob = user(), user()
+    conversation_id = await alice.accepted_with(bob)
+    sent = (await alice.send(conversation_id, "mine")).json()
+    path = f"/api/v1/chat/messages/{sent['id']}"
+    api = bob.client
+    edit = await api.patch(path, json={"text": "yours now"}, headers=bob.headers)
+    assert (edit.status_code, edit.json()["code"]) == (403, "not_message_sender")
+    for scope in ("everyone", None):
+        removed = await api.delete(path, params={"scope": scope} if scope else None, headers=bob.headers)
+        assert (removed.status_code, removed.json()["code"]) == (403, "not_message_sender")
+    message = (await alice.get(f"/conversations/{conversation_id}/messages")).json()["items"][0]
+    assert (message["text"], message["edited"], message["deleted"]) == ("mine", False, False)
+    # Hiding it for himself is his to do.
+    assert (await api.delete(path, params={"scope": "me"}, headers=bob.headers)).status_code == 204

@@ -9,13 +9,10 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from nexgate.chat.adapters.media import UnavailableMediaGateway
-from nexgate.chat.adapters.sql.models import conversations, members, messages, tables
-from nexgate.chat.adapters.sql.repository import SqlChatStore, SqlContactPolicy
+from nexgate.chat.adapters.sql.models import conversations, members, messages, tables, user_events
+from nexgate.chat.adapters.wiring import ChatWiring
 from nexgate.chat.application import chat as use_cases
-from nexgate.kernel.clock import SystemClock
 from nexgate.kernel.runtime import Runtime
-from nexgate.kernel.sql.outbox import SqlOutbox
 
 T = TypeVar("T")
 
@@ -31,14 +28,17 @@ def in_transaction(runtime: Runtime) -> Callable[[Callable[..., Awaitable[T]]], 
 async def open_accepted(runtime: Runtime, a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
     tx = in_transaction(runtime)
 
+    chat = ChatWiring(runtime)
+
     async def work(session):
+        unit = chat.unit(session)
         view, _ = await use_cases.open_direct(
-            actor=a, participant_ids=[b], store=SqlChatStore(session), policy=SqlContactPolicy(session),
-            clock=SystemClock(),
+            actor=a, participant_ids=[b], store=unit.store, policy=unit.policy, limiter=chat.limiter,
+            clock=chat.clock,
         )  # fmt: skip
         await use_cases.respond_to_request(
-            actor=b, conversation_id=view.conversation.id, accept=True, store=SqlChatStore(session),
-            outbox=SqlOutbox(session, tables),
+            actor=b, conversation_id=view.conversation.id, accept=True, store=unit.store,
+            outbox=unit.outbox, events=unit.events,
         )  # fmt: skip
         return view.conversation.id
 
@@ -47,14 +47,16 @@ async def open_accepted(runtime: Runtime, a: uuid.UUID, b: uuid.UUID) -> uuid.UU
 
 def sender(runtime: Runtime):
     tx = in_transaction(runtime)
+    chat = ChatWiring(runtime)
 
     async def send(actor: uuid.UUID, conversation_id: uuid.UUID, text: str, cmid: str | None = None):
         async def work(session):
+            unit = chat.unit(session)
             return await use_cases.send_message(
                 actor=actor, conversation_id=conversation_id, client_message_id=cmid or uuid.uuid4().hex,
-                text=text, media_file_ids=[], reply_to_message_id=None, store=SqlChatStore(session),
-                policy=SqlContactPolicy(session), media=UnavailableMediaGateway(),
-                outbox=SqlOutbox(session, tables), clock=SystemClock(),
+                text=text, media_file_ids=[], reply_to_message_id=None, store=unit.store,
+                policy=unit.policy, media=chat.media, outbox=unit.outbox, events=unit.events,
+                presence=chat.presence, clock=chat.clock,
             )  # fmt: skip
 
         return await tx(work)
@@ -119,12 +121,17 @@ async def test_unread_counts_match_real_count_after_concurrent_sends_and_reads(r
     send = sender(runtime)
     tx = in_transaction(runtime)
 
+    chat = ChatWiring(runtime)
+
     async def read(actor: uuid.UUID, up_to: int):
-        return await tx(
-            lambda session: use_cases.mark_read(
-                actor=actor, conversation_id=conversation_id, up_to_seq=up_to, store=SqlChatStore(session)
-            )
-        )
+        async def work(session):
+            unit = chat.unit(session)
+            return await use_cases.mark_read(
+                actor=actor, conversation_id=conversation_id, up_to_seq=up_to, store=unit.store,
+                events=unit.events,
+            )  # fmt: skip
+
+        return await tx(work)
 
     work = [send(alice if i % 3 else bob, conversation_id, f"m{i}") for i in range(30)]
     work += [read(bob, seq) for seq in (3, 9, 15, 21)] + [read(alice, seq) for seq in (5, 12, 30)]
@@ -153,17 +160,17 @@ async def test_unread_counts_match_real_count_after_concurrent_sends_and_reads(r
 async def test_direct_conversation_unique_per_pair_under_race(runtime) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
     tx = in_transaction(runtime)
+    chat = ChatWiring(runtime)
 
     async def open_(actor: uuid.UUID, other: uuid.UUID):
-        return await tx(
-            lambda session: use_cases.open_direct(
-                actor=actor,
-                participant_ids=[other],
-                store=SqlChatStore(session),
-                policy=SqlContactPolicy(session),
-                clock=SystemClock(),
-            )
-        )
+        async def work(session):
+            unit = chat.unit(session)
+            return await use_cases.open_direct(
+                actor=actor, participant_ids=[other], store=unit.store, policy=unit.policy,
+                limiter=chat.limiter, clock=chat.clock,
+            )  # fmt: skip
+
+        return await tx(work)
 
     results = await asyncio.gather(*[open_(alice, bob) if i % 2 else open_(bob, alice) for i in range(10)])
     assert len({view.conversation.id for view, _ in results}) == 1
@@ -182,3 +189,22 @@ async def test_cross_sends_do_not_deadlock(runtime) -> None:
     ]
     results = await asyncio.wait_for(asyncio.gather(*work), timeout=30)
     assert sorted(r.message.seq for r in results) == list(range(1, 31))
+
+    # Three users sending around a triangle at once: every transaction locks its conversation,
+    # its members, then the users' log cursors in ascending user id, so none waits in a cycle.
+    carol = uuid.uuid4()
+    with_carol = await open_accepted(runtime, bob, carol)
+    carol_alice = await open_accepted(runtime, carol, alice)
+    ring = [(alice, conversation_id), (bob, with_carol), (carol, carol_alice)]
+    work = [send(actor, conv, f"r{i}") for i in range(10) for actor, conv in ring]
+    await asyncio.wait_for(asyncio.gather(*work), timeout=30)
+    async with runtime.database().sessions() as session:
+        for user in (alice, bob, carol):
+            seqs = list(
+                await session.scalars(
+                    sa.select(user_events.c.user_seq)
+                    .where(user_events.c.user_id == user)
+                    .order_by(user_events.c.user_seq)
+                )
+            )
+            assert seqs == list(range(1, len(seqs) + 1)), "each user's log is gap-free"

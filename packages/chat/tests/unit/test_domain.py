@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from nexgate.chat.domain.model import body_hash, normalize_text, preview, validate_emoji
+from nexgate.chat.domain.model import (
+    Member,
+    Message,
+    body_hash,
+    delivery_status,
+    normalize_text,
+    preview,
+    validate_emoji,
+)
 from nexgate.kernel.errors import ValidationFailed
 
 
@@ -43,3 +52,23 @@ def test_emoji_refused(emoji: str) -> None:
 def test_preview_is_at_most_80_characters() -> None:
     assert preview("x" * 200) == "x" * 80
     assert preview(None) == ""
+
+
+def _member(read: int, delivered: int) -> Member:
+    return Member(
+        conversation_id=uuid.uuid4(), user_id=uuid.uuid4(), request_state="accepted", last_read_seq=read,
+        last_delivered_seq=delivered, cleared_before_seq=0, unread_count=0, muted_until=None, archived=False,
+        pinned=False,
+    )  # fmt: skip
+
+
+def test_delivery_status_follows_the_other_members_markers() -> None:
+    message = Message(
+        id=uuid.uuid4(), conversation_id=uuid.uuid4(), seq=5, sender_id=uuid.uuid4(), client_message_id="c",
+        body_hash="h", text="hi", reply_to_message_id=None, created_at=datetime.now(UTC),
+    )  # fmt: skip
+    assert delivery_status(message, [_member(0, 4)], read_visible=True) == "sent"
+    assert delivery_status(message, [_member(4, 5)], read_visible=True) == "delivered"
+    assert delivery_status(message, [_member(5, 5)], read_visible=True) == "read"
+    # With read receipts off on either side, read stays "delivered".
+    assert delivery_status(message, [_member(5, 5)], read_visible=False) == "delivered"

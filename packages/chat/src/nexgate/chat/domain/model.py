@@ -19,6 +19,20 @@ DELETE_WINDOW = timedelta(hours=24)
 REQUEST_MESSAGE_LIMIT = 3
 
 ACCEPTED, PENDING, DECLINED = "accepted", "pending", "declined"
+# Per-message delivery state, as its sender sees it.
+SENT, DELIVERED, READ = "sent", "delivered", "read"
+# whoCanMessage (profiles' privacy settings).
+EVERYONE, PEOPLE_I_FOLLOW, NOBODY = "everyone", "people_i_follow", "nobody"
+# New conversations that open a request (strangers), per user and day.
+STRANGER_DAILY_LIMIT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """How a sender may reach a recipient: directly, only by request, or not at all."""
+
+    allowed: bool
+    needs_request: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,20 @@ class Reaction:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaItem:
+    """An attachment's snapshot; ``status`` is ``processing`` until files says it is ready."""
+
+    file_id: uuid.UUID
+    kind: str
+    status: str
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    blurhash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -67,6 +95,7 @@ class Message:
     edited_at: datetime | None = None
     deleted_for_everyone_at: datetime | None = None
     reactions: tuple[Reaction, ...] = field(default=())
+    media: tuple[MediaItem, ...] = field(default=())
 
     @property
     def deleted(self) -> bool:
@@ -81,6 +110,7 @@ class ConversationView:
     me: Member
     other_user_id: uuid.UUID | None
     last_message: Message | None
+    other: Member | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +156,12 @@ def validate_emoji(emoji: str) -> str:
 
 def preview(text: str | None) -> str:
     return (text or "")[:PREVIEW_LENGTH]
+
+
+def delivery_status(message: Message, others: list[Member], read_visible: bool) -> str:
+    """``read`` once every other member's read marker passed it (if read state is visible)."""
+    if others and read_visible and all(o.last_read_seq >= message.seq for o in others):
+        return READ
+    if others and all(o.last_delivered_seq >= message.seq for o in others):
+        return DELIVERED
+    return SENT

@@ -1,4 +1,4 @@
-"""The chat's Litestar plugin: mounts its controllers."""
+"""The chat's Litestar plugin: mounts its controllers and the socket."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from litestar.plugins import InitPluginProtocol
 
 from nexgate.chat.adapters.http.controllers import ConversationController, MessageController
 from nexgate.chat.adapters.http.realtime import realtime_handlers
-from nexgate.chat.adapters.realtime import RealtimeBus
+from nexgate.chat.adapters.wiring import ChatWiring
 from nexgate.kernel.runtime import Runtime
 
 
@@ -17,9 +17,10 @@ class ChatPlugin(InitPluginProtocol):
         self._runtime = runtime
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        bus = RealtimeBus(self._runtime.redis, self._runtime.settings.redis_prefix)
-        app_config.dependencies["chat_realtime"] = Provide(lambda: bus, sync_to_thread=False)
+        wiring = ChatWiring(self._runtime)
+        app_config.dependencies["chat"] = Provide(lambda: wiring, sync_to_thread=False)
+        app_config.on_shutdown.append(wiring.hub.aclose)
         app_config.route_handlers.extend(
-            [ConversationController, MessageController, *realtime_handlers(self._runtime)]
+            [ConversationController, MessageController, *realtime_handlers(wiring)]
         )
         return app_config

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from nexgate.chat.domain.model import ConversationView, Member, Message, UnreadSummary, preview
+from nexgate.chat.domain.model import ConversationView, MediaItem, Member, Message, UnreadSummary, preview
 
 
 class OpenConversationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -49,6 +49,55 @@ class MemberSettingsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=Tru
         return found
 
 
+class DeliveredIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    up_to_user_seq: int
+
+
+class SettingsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    read_receipts: bool | None = None
+
+
+class SettingsOut(msgspec.Struct, rename="camel"):
+    read_receipts: bool
+
+
+class EventOut(msgspec.Struct, rename="camel"):
+    user_seq: int
+    type: str
+    data: dict[str, object]
+    created_at: datetime
+
+
+class SyncOut(msgspec.Struct, rename="camel"):
+    events: list[EventOut]
+    next_cursor: str
+    has_more: bool
+
+
+class PresenceOut(msgspec.Struct, rename="camel"):
+    user_id: uuid.UUID
+    online: bool
+    last_seen_at: datetime | None
+
+
+class MediaOut(msgspec.Struct, rename="camel"):
+    file_id: uuid.UUID
+    kind: str
+    status: str
+    mime_type: str | None
+    width: int | None
+    height: int | None
+    duration_ms: int | None
+    blurhash: str | None
+
+    @classmethod
+    def of(cls, m: MediaItem) -> MediaOut:
+        return cls(
+            file_id=m.file_id, kind=m.kind, status=m.status, mime_type=m.mime_type, width=m.width,
+            height=m.height, duration_ms=m.duration_ms, blurhash=m.blurhash,
+        )  # fmt: skip
+
+
 class ReactionOut(msgspec.Struct, rename="camel"):
     user_id: uuid.UUID
     emoji: str
@@ -67,15 +116,26 @@ class MessageOut(msgspec.Struct, rename="camel"):
     edited_at: datetime | None
     deleted: bool
     reactions: list[ReactionOut]
+    media: list[MediaOut]
+    #: For the caller's own messages: sent, delivered or read (read only when both share receipts).
+    status: str | None = None
 
     @classmethod
-    def of(cls, m: Message) -> MessageOut:
+    def of(cls, m: Message, status: str | None = None) -> MessageOut:
         return cls(
             id=m.id, conversation_id=m.conversation_id, seq=m.seq, sender_id=m.sender_id,
             client_message_id=m.client_message_id, text=m.text, reply_to_message_id=m.reply_to_message_id,
             created_at=m.created_at, edited=m.edited_at is not None, edited_at=m.edited_at, deleted=m.deleted,
             reactions=[ReactionOut(user_id=r.user_id, emoji=r.emoji) for r in m.reactions],
+            media=[MediaOut.of(x) for x in m.media], status=status,
         )  # fmt: skip
+
+
+def event_payload(data: object) -> object:
+    """What an event carries in the log, on the socket and in sync: camelCase JSON builtins."""
+    if isinstance(data, Message):
+        return msgspec.to_builtins(MessageOut.of(data))
+    return msgspec.to_builtins(data)
 
 
 class PreviewOut(msgspec.Struct, rename="camel"):
@@ -95,6 +155,9 @@ class ConversationOut(msgspec.Struct, rename="camel"):
     unread_count: int
     last_read_seq: int
     last_seq: int
+    #: The other member's markers; ``otherLastReadSeq`` is null unless both share read receipts.
+    other_last_delivered_seq: int | None
+    other_last_read_seq: int | None
     muted: bool
     muted_until: datetime | None
     archived: bool
@@ -103,7 +166,7 @@ class ConversationOut(msgspec.Struct, rename="camel"):
     last_message: PreviewOut | None
 
     @classmethod
-    def of(cls, v: ConversationView, now: datetime) -> ConversationOut:
+    def of(cls, v: ConversationView, now: datetime, read_visible: bool = False) -> ConversationOut:
         me: Member = v.me
         last = v.last_message
         last_out = None
@@ -119,7 +182,10 @@ class ConversationOut(msgspec.Struct, rename="camel"):
         return cls(
             id=v.conversation.id, kind=v.conversation.kind, other_user_id=v.other_user_id,
             request_state=me.request_state, unread_count=me.unread_count, last_read_seq=me.last_read_seq,
-            last_seq=v.conversation.last_seq, muted=me.muted(now), muted_until=me.muted_until,
+            last_seq=v.conversation.last_seq, muted=me.muted(now),
+            other_last_delivered_seq=v.other.last_delivered_seq if v.other else None,
+            other_last_read_seq=v.other.last_read_seq if v.other and read_visible else None,
+            muted_until=me.muted_until,
             archived=me.archived, pinned=me.pinned, last_activity_at=v.conversation.last_activity_at,
             last_message=last_out,
         )  # fmt: skip

@@ -63,9 +63,71 @@ messages = sa.Table(
     sa.Column("edited_at", TS, nullable=True),
     sa.Column("deleted_for_everyone_at", TS, nullable=True),
     sa.UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
-    sa.UniqueConstraint(
-        "conversation_id", "sender_id", "client_message_id", name="uq_messages_client_message_id"
-    ),
+    # A clientMessageId is unique per sender: a retry is stored once, whatever the route.
+    sa.UniqueConstraint("sender_id", "client_message_id", name="uq_messages_sender_client_message_id"),
+)
+
+# Attachments of a message (files' ``chat_attachment``), a snapshot kept fresh by files.* messages.
+message_media = sa.Table(
+    "message_media",
+    metadata,
+    sa.Column("message_id", UUID, primary_key=True),
+    sa.Column("file_id", UUID, primary_key=True),
+    sa.Column("position", sa.SmallInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("mime_type", sa.String(128), nullable=True),
+    sa.Column("width", sa.Integer, nullable=True),
+    sa.Column("height", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Column("blurhash", sa.String(128), nullable=True),
+    sa.Index("ix_message_media_file", "file_id"),
+)
+
+# The per-user event log: one gap-free ``user_seq`` stream per user (what sync replays).
+user_cursors = sa.Table(
+    "user_cursors",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("last_user_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("delivered_user_seq", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+user_events = sa.Table(
+    "user_events",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("user_seq", sa.BigInteger, primary_key=True),
+    sa.Column("type", sa.String(48), nullable=False),
+    sa.Column("payload", pg.JSONB, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    # The retention job deletes by age.
+    sa.Index("ix_user_events_created_at", "created_at"),
+)
+
+user_settings = sa.Table(
+    "user_settings",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("read_receipts", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+# Replicas of profiles' follows and privacy settings (who may message whom, showActivity).
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column("follower_id", UUID, primary_key=True),
+    sa.Column("followee_id", UUID, primary_key=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+privacy = sa.Table(
+    "privacy",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("who_can_message", sa.String(24), nullable=False),
+    sa.Column("show_activity", sa.Boolean, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
 )
 
 reactions = sa.Table(
@@ -95,7 +157,7 @@ blocks = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
-# Sessions revoked by auth: the WebSocket layer (not built yet) closes their sockets.
+# Sessions revoked by auth (their sockets were closed through Redis).
 revoked_sessions = sa.Table(
     "revoked_sessions",
     metadata,

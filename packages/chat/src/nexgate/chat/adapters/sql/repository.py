@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,16 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nexgate.chat.adapters.sql.models import (
     blocks,
     conversations,
+    follows,
     hidden_messages,
     members,
+    message_media,
     messages,
+    privacy,
     reactions,
+    user_cursors,
+    user_events,
+    user_settings,
 )
 from nexgate.chat.domain.model import (
     ACCEPTED,
+    EVERYONE,
+    NOBODY,
     PENDING,
+    Admission,
     Conversation,
     ConversationView,
+    MediaItem,
     Member,
     Message,
     Reaction,
@@ -49,7 +59,22 @@ def _conversation(row: sa.Row) -> Conversation:
     )
 
 
-def _message(row: sa.Row, found: Sequence[Reaction] = ()) -> Message:
+def _media(row: sa.Row) -> MediaItem:
+    return MediaItem(
+        file_id=row.file_id, kind=row.kind, status=row.status, mime_type=row.mime_type, width=row.width,
+        height=row.height, duration_ms=row.duration_ms, blurhash=row.blurhash,
+    )  # fmt: skip
+
+
+def _media_values(item: MediaItem) -> dict[str, object]:
+    return {
+        "file_id": item.file_id, "kind": item.kind, "status": item.status, "mime_type": item.mime_type,
+        "width": item.width, "height": item.height, "duration_ms": item.duration_ms,
+        "blurhash": item.blurhash,
+    }  # fmt: skip
+
+
+def _message(row: sa.Row, found: Sequence[Reaction] = (), media: Sequence[MediaItem] = ()) -> Message:
     return Message(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -63,6 +88,7 @@ def _message(row: sa.Row, found: Sequence[Reaction] = ()) -> Message:
         edited_at=row.edited_at,
         deleted_for_everyone_at=row.deleted_for_everyone_at,
         reactions=tuple(found),
+        media=tuple(media),
     )
 
 
@@ -86,8 +112,16 @@ class SqlChatStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def direct_between(self, a: uuid.UUID, b: uuid.UUID) -> uuid.UUID | None:
+        low, high = sorted((a, b))
+        return await self._session.scalar(
+            sa.select(conversations.c.id).where(
+                conversations.c.user_low == low, conversations.c.user_high == high
+            )
+        )
+
     async def open_direct(
-        self, *, new_id: uuid.UUID, creator: uuid.UUID, other: uuid.UUID, now: datetime
+        self, *, new_id: uuid.UUID, creator: uuid.UUID, other: uuid.UUID, other_state: str, now: datetime
     ) -> tuple[uuid.UUID, bool]:
         low, high = sorted((creator, other))
         created = await self._session.scalar(
@@ -117,7 +151,7 @@ class SqlChatStore:
             sa.insert(members),
             [
                 {"conversation_id": new_id, "user_id": uid, "joined_at": now,
-                 "request_state": ACCEPTED if uid == creator else PENDING}
+                 "request_state": ACCEPTED if uid == creator else other_state}
                 for uid in sorted((creator, other))
             ],
         )  # fmt: skip
@@ -150,13 +184,10 @@ class SqlChatStore:
             stmt = stmt.with_for_update()
         return [_member(row) for row in (await self._session.execute(stmt)).all()]
 
-    async def find_by_client_id(
-        self, conversation_id: uuid.UUID, sender_id: uuid.UUID, client_message_id: str
-    ) -> Message | None:
+    async def find_by_client_id(self, sender_id: uuid.UUID, client_message_id: str) -> Message | None:
         row = (
             await self._session.execute(
                 sa.select(messages).where(
-                    messages.c.conversation_id == conversation_id,
                     messages.c.sender_id == sender_id,
                     messages.c.client_message_id == client_message_id,
                 )
@@ -278,6 +309,7 @@ class SqlChatStore:
     async def _with_reactions(self, rows: Sequence[sa.Row]) -> list[Message]:
         ids = [row.id for row in rows]
         found: dict[uuid.UUID, list[Reaction]] = {i: [] for i in ids}
+        attached: dict[uuid.UUID, list[MediaItem]] = {i: [] for i in ids}
         if ids:
             result = await self._session.execute(
                 sa.select(reactions.c.message_id, reactions.c.user_id, reactions.c.emoji)
@@ -286,7 +318,175 @@ class SqlChatStore:
             )
             for r in result.all():
                 found[r.message_id].append(Reaction(user_id=r.user_id, emoji=r.emoji))
-        return [_message(row, found[row.id]) for row in rows]
+            media_rows = await self._session.execute(
+                sa.select(message_media)
+                .where(message_media.c.message_id.in_(ids))
+                .order_by(message_media.c.position)
+            )
+            for m in media_rows.all():
+                attached[m.message_id].append(_media(m))
+        return [_message(row, found[row.id], attached[row.id]) for row in rows]
+
+    async def shared_with(self, user_id: uuid.UUID, others: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        me = members.alias("me")
+        found = await self._session.scalars(
+            sa.select(members.c.user_id)
+            .join(me, sa.and_(me.c.conversation_id == members.c.conversation_id, me.c.user_id == user_id))
+            .where(members.c.user_id.in_(list(others)))
+            .distinct()
+        )
+        return set(found)
+
+    async def add_media(self, message_id: uuid.UUID, media: Sequence[MediaItem]) -> None:
+        await self._session.execute(
+            sa.insert(message_media),
+            [{"message_id": message_id, "position": i, **_media_values(m)} for i, m in enumerate(media)],
+        )
+
+    async def remove_media(self, message_id: uuid.UUID) -> list[uuid.UUID]:
+        removed = await self._session.scalars(
+            sa.delete(message_media)
+            .where(message_media.c.message_id == message_id)
+            .returning(message_media.c.file_id)
+        )
+        return list(removed)
+
+    async def media_ready(self, file_id: uuid.UUID, item: MediaItem) -> list[uuid.UUID]:
+        values = _media_values(item)
+        del values["file_id"]
+        updated = await self._session.scalars(
+            sa.update(message_media)
+            .where(message_media.c.file_id == file_id)
+            .values(**values)
+            .returning(message_media.c.message_id)
+        )
+        return sorted(updated)
+
+    async def media_status(self, file_id: uuid.UUID, status: str) -> list[uuid.UUID]:
+        updated = await self._session.scalars(
+            sa.update(message_media)
+            .where(message_media.c.file_id == file_id, message_media.c.status != status)
+            .values(status=status)
+            .returning(message_media.c.message_id)
+        )
+        return sorted(updated)
+
+    async def erase_user(
+        self, user_id: uuid.UUID, now: datetime
+    ) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], list[sa.Row]]:
+        """``auth.user_deleted.v1``: their messages become tombstones, their rows go.
+
+        Returns the (message id, file id) attachments to release in files and the remaining
+        members of the user's conversations (to tell them).
+        """
+        sent = sa.select(messages.c.id).where(messages.c.sender_id == user_id).scalar_subquery()
+        released = await self._session.execute(
+            sa.delete(message_media)
+            .where(message_media.c.message_id.in_(sent))
+            .returning(message_media.c.message_id, message_media.c.file_id)
+        )
+        attachments = [(row.message_id, row.file_id) for row in released.all()]
+        await self._session.execute(
+            sa.delete(reactions).where(
+                sa.or_(reactions.c.message_id.in_(sent), reactions.c.user_id == user_id)
+            )
+        )
+        await self._session.execute(
+            sa.update(messages)
+            .where(messages.c.sender_id == user_id)
+            .values(
+                text=None,
+                reply_to_message_id=None,
+                deleted_for_everyone_at=sa.func.coalesce(messages.c.deleted_for_everyone_at, now),
+            )
+        )
+        await self._session.execute(sa.delete(hidden_messages).where(hidden_messages.c.user_id == user_id))
+        theirs = sa.select(members.c.conversation_id).where(members.c.user_id == user_id).scalar_subquery()
+        others = list(
+            (
+                await self._session.execute(
+                    sa.select(members.c.conversation_id, members.c.user_id)
+                    .where(members.c.conversation_id.in_(theirs), members.c.user_id != user_id)
+                    .order_by(members.c.conversation_id, members.c.user_id)
+                )
+            ).all()
+        )
+        await self._session.execute(sa.delete(members).where(members.c.user_id == user_id))
+        for row in others:
+            await self.recount_unread(row.conversation_id, row.user_id)
+        for table in (user_events, user_cursors, user_settings, privacy):
+            await self._session.execute(sa.delete(table).where(table.c.user_id == user_id))
+        await self._session.execute(
+            sa.delete(follows).where(
+                sa.or_(follows.c.follower_id == user_id, follows.c.followee_id == user_id)
+            )
+        )
+        await self._session.execute(
+            sa.delete(blocks).where(sa.or_(blocks.c.blocker_id == user_id, blocks.c.blocked_id == user_id))
+        )
+        return attachments, others
+
+    async def purge_cleared(self, batch: int = 1000) -> tuple[int, list[tuple[uuid.UUID, uuid.UUID]]]:
+        """History every member cleared: messages at or below the lowest ``clearedBeforeSeq`` go.
+
+        Returns how many messages went and the (message id, file id) attachments to release.
+        """
+        floors = (
+            sa.select(members.c.conversation_id, sa.func.min(members.c.cleared_before_seq).label("floor"))
+            .group_by(members.c.conversation_id)
+            .having(sa.func.min(members.c.cleared_before_seq) > 0)
+            .subquery()
+        )
+        doomed = (
+            sa.select(messages.c.id)
+            .join(floors, floors.c.conversation_id == messages.c.conversation_id)
+            .where(messages.c.seq <= floors.c.floor)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        ids = list(await self._session.scalars(sa.select(messages.c.id).where(messages.c.id.in_(doomed))))
+        if not ids:
+            return 0, []
+        released = await self._session.execute(
+            sa.delete(message_media)
+            .where(message_media.c.message_id.in_(ids))
+            .returning(message_media.c.message_id, message_media.c.file_id)
+        )
+        attachments = [(row.message_id, row.file_id) for row in released.all()]
+        await self._session.execute(sa.delete(reactions).where(reactions.c.message_id.in_(ids)))
+        await self._session.execute(sa.delete(hidden_messages).where(hidden_messages.c.message_id.in_(ids)))
+        await self._session.execute(sa.delete(messages).where(messages.c.id.in_(ids)))
+        return len(ids), attachments
+
+    async def mark_delivered(self, conversation_id: uuid.UUID, user_id: uuid.UUID, up_to_seq: int) -> bool:
+        # Conditional: a late or replayed receipt never moves the marker back.
+        moved = await self._session.scalar(
+            sa.update(members)
+            .where(
+                members.c.conversation_id == conversation_id,
+                members.c.user_id == user_id,
+                members.c.last_delivered_seq < up_to_seq,
+            )
+            .values(last_delivered_seq=up_to_seq)
+            .returning(members.c.user_id)
+        )
+        return moved is not None
+
+    async def read_receipts(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bool]:
+        rows = await self._session.execute(
+            sa.select(user_settings.c.user_id, user_settings.c.read_receipts).where(
+                user_settings.c.user_id.in_(list(user_ids))
+            )
+        )
+        found = {row.user_id: row.read_receipts for row in rows}
+        return {u: found.get(u, True) for u in user_ids}
+
+    async def set_read_receipts(self, user_id: uuid.UUID, enabled: bool) -> None:
+        await self._session.execute(
+            insert(user_settings)
+            .values(user_id=user_id, read_receipts=enabled)
+            .on_conflict_do_update(index_elements=["user_id"], set_={"read_receipts": enabled})
+        )
 
     def _views(self, user_id: uuid.UUID) -> sa.Select:
         me = members.alias("me")
@@ -296,7 +496,7 @@ class SqlChatStore:
             sa.select(
                 conversations,
                 *[me.c[c].label(f"me_{c}") for c in _MEMBER_COLUMNS],
-                other.c.user_id.label("other_user_id"),
+                *[other.c[c].label(f"other_{c}") for c in _MEMBER_COLUMNS],
                 *[last.c[c.name].label(f"lm_{c.name}") for c in messages.columns],
             )
             .select_from(conversations)
@@ -316,8 +516,15 @@ class SqlChatStore:
         last = None
         if mapping["lm_id"] is not None:
             last = Message(**{c.name: mapping[f"lm_{c.name}"] for c in messages.columns})
+        other = None
+        if mapping["other_user_id"] is not None:
+            other = Member(**{c: mapping[f"other_{c}"] for c in _MEMBER_COLUMNS})
         return ConversationView(
-            conversation=_conversation(row), me=me, other_user_id=mapping["other_user_id"], last_message=last
+            conversation=_conversation(row),
+            me=me,
+            other_user_id=mapping["other_user_id"],
+            last_message=last,
+            other=other,
         )
 
     async def view(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> ConversationView | None:
@@ -403,8 +610,102 @@ class SqlChatStore:
         )
 
 
+class SqlEventLog:
+    """`EventLog` on ``chat.user_events``: one gap-free ``user_seq`` per user.
+
+    Cursor rows are taken one statement per user in ascending user id, after the conversation
+    and member rows (the context's fixed lock order), so two writers never wait on each other
+    in a cycle.
+    """
+
+    def __init__(
+        self, session: AsyncSession, encode: Callable[[object], object], now: Callable[[], datetime]
+    ) -> None:
+        self._session, self._encode, self._now = session, encode, now
+        self.appended: list[tuple[uuid.UUID, int, str, object]] = []
+
+    async def append(self, user_ids: Sequence[uuid.UUID], type: str, data: object) -> dict[uuid.UUID, int]:
+        payload = self._encode(data)
+        seqs: dict[uuid.UUID, int] = {}
+        now = self._now()
+        for user_id in sorted(set(user_ids)):
+            stmt = insert(user_cursors).values(user_id=user_id, last_user_seq=1)
+            seq = await self._session.scalar(
+                stmt.on_conflict_do_update(
+                    index_elements=["user_id"], set_={"last_user_seq": user_cursors.c.last_user_seq + 1}
+                ).returning(user_cursors.c.last_user_seq)
+            )
+            assert seq is not None
+            seqs[user_id] = int(seq)
+        if seqs:
+            await self._session.execute(
+                sa.insert(user_events),
+                [{"user_id": u, "user_seq": q, "type": type, "payload": payload, "created_at": now}
+                 for u, q in seqs.items()],
+            )  # fmt: skip
+            self.appended.extend((u, q, type, payload) for u, q in seqs.items())
+        return seqs
+
+    async def delivered_up_to(self, user_id: uuid.UUID, up_to_user_seq: int) -> dict[uuid.UUID, int]:
+        cursor = (
+            await self._session.execute(sa.select(user_cursors).where(user_cursors.c.user_id == user_id))
+        ).first()
+        if cursor is None:
+            return {}
+        up_to = min(up_to_user_seq, cursor.last_user_seq)
+        if up_to <= cursor.delivered_user_seq:
+            return {}
+        conversation = user_events.c.payload["conversationId"].astext
+        rows = await self._session.execute(
+            sa.select(conversation, sa.func.max(user_events.c.payload["seq"].astext.cast(sa.BigInteger)))
+            .where(
+                user_events.c.user_id == user_id,
+                user_events.c.user_seq > cursor.delivered_user_seq,
+                user_events.c.user_seq <= up_to,
+                user_events.c.type == "message.created",
+            )
+            .group_by(conversation)
+        )
+        reached = {uuid.UUID(c): int(seq) for c, seq in rows.all()}
+        await self._session.execute(
+            sa.update(user_cursors)
+            .where(user_cursors.c.user_id == user_id, user_cursors.c.delivered_user_seq < up_to)
+            .values(delivered_user_seq=up_to)
+        )
+        return reached
+
+    async def latest(self, user_id: uuid.UUID) -> int:
+        seq = await self._session.scalar(
+            sa.select(user_cursors.c.last_user_seq).where(user_cursors.c.user_id == user_id)
+        )
+        return int(seq or 0)
+
+    async def since(self, user_id: uuid.UUID, since: int, limit: int) -> list[sa.Row]:
+        rows = await self._session.execute(
+            sa.select(
+                user_events.c.user_seq, user_events.c.type, user_events.c.payload, user_events.c.created_at
+            )
+            .where(user_events.c.user_id == user_id, user_events.c.user_seq > since)
+            .order_by(user_events.c.user_seq)
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    async def purge_older_than(self, cutoff: datetime, batch: int = 5000) -> int:
+        """Retention: deletes events older than ``cutoff`` in batches (short transactions)."""
+        doomed = (
+            sa.select(user_events.c.user_id, user_events.c.user_seq)
+            .where(user_events.c.created_at < cutoff)
+            .limit(batch)
+        )
+        result = await self._session.execute(
+            sa.delete(user_events).where(sa.tuple_(user_events.c.user_id, user_events.c.user_seq).in_(doomed))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class SqlContactPolicy:
-    """Reads the blocks replica fed by ``profiles.block_created.v1`` / ``block_removed.v1``."""
+    """Blocks, follows and privacy replicas fed by profiles' messages."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -419,6 +720,54 @@ class SqlContactPolicy:
             )
         )
         return not blocked
+
+    async def admission(self, sender: uuid.UUID, recipient: uuid.UUID) -> Admission:
+        if not await self.may_contact(sender, recipient):
+            return Admission(allowed=False, needs_request=False)
+        who = await self._session.scalar(
+            sa.select(privacy.c.who_can_message).where(privacy.c.user_id == recipient)
+        )
+        followed = await self._session.scalar(
+            sa.select(sa.literal(True)).where(
+                follows.c.follower_id == recipient, follows.c.followee_id == sender
+            )
+        )
+        if who == NOBODY or (who not in (None, EVERYONE) and not followed):
+            return Admission(allowed=False, needs_request=False)
+        return Admission(allowed=True, needs_request=not followed)
+
+    async def shows_activity(self, user_id: uuid.UUID) -> bool:
+        shown = await self._session.scalar(
+            sa.select(privacy.c.show_activity).where(privacy.c.user_id == user_id)
+        )
+        return shown is not False
+
+    async def follow(self, follower: uuid.UUID, followee: uuid.UUID, now: datetime) -> None:
+        await self._session.execute(
+            insert(follows)
+            .values(follower_id=follower, followee_id=followee, created_at=now)
+            .on_conflict_do_nothing()
+        )
+
+    async def unfollow(self, follower: uuid.UUID, followee: uuid.UUID) -> None:
+        await self._session.execute(
+            sa.delete(follows).where(follows.c.follower_id == follower, follows.c.followee_id == followee)
+        )
+
+    async def set_privacy(
+        self, user_id: uuid.UUID, who_can_message: str, show_activity: bool, version: int
+    ) -> None:
+        """Version-checked: an older settings message arriving late changes nothing."""
+        stmt = insert(privacy).values(
+            user_id=user_id, who_can_message=who_can_message, show_activity=show_activity, version=version
+        )
+        await self._session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={"who_can_message": who_can_message, "show_activity": show_activity, "version": version},
+                where=privacy.c.version < version,
+            )
+        )
 
     async def block(self, blocker: uuid.UUID, blocked: uuid.UUID, now: datetime) -> None:
         await self._session.execute(
