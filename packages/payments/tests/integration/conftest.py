@@ -25,6 +25,8 @@ class Live:
     app: object = None
     selcom: FakeSelcom | None = None
     tembo: FakeTembo | None = None
+    selcom_url: str = ""
+    tembo_url: str = ""
 
     def app_provider(self, name: str):
         """The provider instance the running app uses (built from the same settings)."""
@@ -41,6 +43,9 @@ class Live:
     @property
     def tembo_callback(self) -> str:
         return f"{self.base_url}/api/v1/payments/callbacks/tembo/{CALLBACK_TOKEN}"
+
+    def payout_callback(self, provider: str) -> str:
+        return f"{self.base_url}/api/v1/payments/callbacks/{provider}-payout/{CALLBACK_TOKEN}"
 
     @property
     def mpesa_callback(self) -> str:
@@ -96,9 +101,11 @@ async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> Async
             "SELCOM_API_KEY": selcom.api_key,
             "SELCOM_API_SECRET": selcom.api_secret,
             "SELCOM_VENDOR": selcom.vendor,
+            "SELCOM_PIN": selcom.pin,
             "TEMBO_BASE_URL": tembo_url,
             "TEMBO_ACCOUNT_ID": tembo.account_id,
             "TEMBO_SECRET_KEY": tembo.secret_key,
+            "TEMBO_PAYOUT_ACCOUNT_NO": tembo.payout_account,
             # The withdrawal tests fund wallets directly, from no number: review is tested on its own.
             "WITHDRAWAL_REVIEW_UNVERIFIED": "false",
             **extra,
@@ -107,7 +114,17 @@ async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> Async
         app = create_app(settings, contexts=list(contexts.values()))
         async with serve(app, port) as base_url, httpx.AsyncClient(base_url=base_url, timeout=20) as http:
             try:
-                yield Live(http, fake, base_url, daraja_url, app, selcom, tembo)
+                yield Live(
+                    http,
+                    fake,
+                    base_url,
+                    daraja_url,
+                    app,
+                    selcom,
+                    tembo,
+                    selcom_url=selcom_url,
+                    tembo_url=tembo_url,
+                )
             finally:
                 await fake.close()
                 await selcom.close()

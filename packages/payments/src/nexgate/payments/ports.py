@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from nexgate.kernel.money import Money
 from nexgate.kernel.ports import MessageOutbox
@@ -116,6 +116,14 @@ class PayoutProvider(Protocol):
     def parse_payout_callback(self, body: object) -> PayoutCallback: ...
 
 
+@runtime_checkable
+class QueryablePayoutProvider(PayoutProvider, Protocol):
+    """A payout provider whose status API answers at once (Tembo, Selcom): its callbacks are
+    only hints, and a request that timed out is resolved by asking, never by resending."""
+
+    async def query_payout(self, reference: str, provider_ref: str | None) -> CollectionStatus: ...
+
+
 __all__ = [
     "CollectionCallback",
     "CollectionStatus",
@@ -127,6 +135,7 @@ __all__ = [
     "ProviderOutcome",
     "ProviderRejected",
     "ProviderUnreachable",
+    "QueryablePayoutProvider",
 ]
 
 

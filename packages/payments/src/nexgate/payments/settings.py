@@ -74,6 +74,8 @@ class PaymentsSettings(NexgateSettings):
     selcom_api_key: str = ""
     selcom_api_secret: str = ""
     selcom_vendor: str = ""
+    #: The vendor PIN that Selcom's wallet cash-in (payouts) requires, signed with the rest.
+    selcom_pin: str = ""
     #: How far a webhook's Timestamp may be from our clock.
     selcom_callback_tolerance_s: float = 300.0
     #: Selcom: "do a transaction query status api after 3 mins interval".
@@ -83,6 +85,8 @@ class PaymentsSettings(NexgateSettings):
     tembo_base_url: str = "https://sandbox.temboplus.com/tembo/v1"
     tembo_account_id: str = ""
     tembo_secret_key: str = ""
+    #: Our Tembo disbursement wallet (``accountNo`` of every payout).
+    tembo_payout_account_no: str = ""
     #: Webhooks may come "seconds to hours" later: ask the status after this long.
     tembo_reconcile_after_s: float = 120.0
 

@@ -90,6 +90,23 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
             log.warning("payments.payouts_unsettled", provider="mpesa", count=len(stale))
         return len(stale)
 
+    async def reconcile_tz_payouts() -> dict[str, int]:
+        """Selcom and Tembo payouts without a final result (a lost callback, a request that
+        timed out): their status APIs are asked, the request is never resent."""
+        counts: dict[str, int] = {}
+        for provider in (selcom, tembo):
+            checked = await payouts.reconcile_payouts(
+                uow=uow,
+                clock=runtime.clock,
+                provider=provider,
+                older_than=timedelta(seconds=settings.payout_reconcile_after_s),
+            )
+            unsettled = sum(1 for p in checked if p.status.value not in ("succeeded", "failed"))
+            if unsettled:
+                log.warning("payments.payouts_unsettled", provider=provider.name, count=unsettled)
+            counts[provider.name] = len(checked)
+        return counts
+
     async def release_due() -> int:
         """Holds whose ``auto_release_at`` passed, or whose release key (an event) ended more
         than the grace window ago; disputed holds are never picked."""
@@ -102,6 +119,7 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
         Job("payments.release_due_holds", settings.release_interval_s, release_due),
         Job("payments.reconcile_mpesa_collections", settings.reconcile_interval_s, reconcile_collections),
         Job("payments.reconcile_mpesa_payouts", settings.reconcile_interval_s, reconcile_payouts),
+        Job("payments.reconcile_tz_payouts", settings.reconcile_interval_s, reconcile_tz_payouts),
         Job("payments.reconcile_selcom_collections", settings.reconcile_interval_s, reconcile_selcom),
         Job("payments.reconcile_tembo_collections", settings.reconcile_interval_s, reconcile_tembo),
     ]

@@ -41,6 +41,7 @@ def build_selcom(settings: PaymentsSettings) -> SelcomProvider:
         api_key=settings.selcom_api_key,
         api_secret=settings.selcom_api_secret,
         vendor=settings.selcom_vendor,
+        pin=settings.selcom_pin,
         timeout_s=settings.provider_timeout_s,
         tolerance_s=settings.selcom_callback_tolerance_s,
     )
@@ -51,5 +52,6 @@ def build_tembo(settings: PaymentsSettings) -> TemboProvider:
         base_url=settings.tembo_base_url,
         account_id=settings.tembo_account_id,
         secret_key=settings.tembo_secret_key,
+        payout_account_no=settings.tembo_payout_account_no,
         timeout_s=settings.provider_timeout_s,
     )

@@ -10,6 +10,7 @@ until the provider's result arrives, under our reference, or an admin settles it
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from nexgate.contracts.payments import PayoutCompleted, PayoutFailed, PayoutInReview
@@ -38,10 +39,24 @@ from nexgate.payments.ports import (
     ProviderOutcome,
     ProviderRejected,
     ProviderUnreachable,
+    QueryablePayoutProvider,
     UnitOfWork,
 )
 
-_REASONS = {"1": "provider_insufficient_funds", "2001": "provider_rejected", "8006": "provider_rejected"}
+_REASONS = {
+    "1": "provider_insufficient_funds",
+    "2001": "provider_rejected",
+    "8006": "provider_rejected",
+    "INSUFFICIENT_FUNDS": "provider_insufficient_funds",
+    "PAYMENT_REJECTED": "provider_rejected",
+}
+
+#: A callback URL, or one per provider (each provider's results arrive on its own path).
+CallbackUrl = str | Callable[[str], str]
+
+
+def _url(url: CallbackUrl, provider: str) -> str:
+    return url if isinstance(url, str) else url(provider)
 
 
 async def request_withdrawal(
@@ -49,8 +64,8 @@ async def request_withdrawal(
     uow: UnitOfWork,
     clock: Clock,
     providers: dict[str, PayoutProvider],
-    result_url: str,
-    timeout_url: str,
+    result_url: CallbackUrl,
+    timeout_url: CallbackUrl,
     user_id: uuid.UUID,
     amount: Money,
     phone: str,
@@ -66,7 +81,7 @@ async def request_withdrawal(
     region = {"KES": "KE", "TZS": "TZ"}.get(amount.currency, "TZ")
     e164 = normalize_phone(phone, default_region=region, allowed_regions=("TZ", "KE"))
     provider_name = route(e164, amount.currency, override=route_override, routes=routes)
-    if provider_name not in providers:  # Selcom and Tembo payouts are not built yet
+    if provider_name not in providers:  # a provider configured without payouts
         raise ValidationFailed(
             "Withdrawals to this operator are not supported yet.",
             code="operator_not_supported",
@@ -127,8 +142,8 @@ async def _disburse(
     providers: dict[str, PayoutProvider],
     payout: Payout,
     *,
-    result_url: str,
-    timeout_url: str,
+    result_url: CallbackUrl,
+    timeout_url: CallbackUrl,
 ) -> Payout:
     """Call the provider once for a payout whose money is in flight."""
     try:
@@ -136,8 +151,8 @@ async def _disburse(
             reference=payout.reference,
             msisdn_e164=payout.phone,
             amount=payout.amount,
-            result_url=result_url,
-            timeout_url=timeout_url,
+            result_url=_url(result_url, payout.provider),
+            timeout_url=_url(timeout_url, payout.provider),
         )
     except ProviderRejected as exc:
         return await _settle(
@@ -166,8 +181,8 @@ async def review_withdrawal(
     uow: UnitOfWork,
     clock: Clock,
     providers: dict[str, PayoutProvider],
-    result_url: str,
-    timeout_url: str,
+    result_url: CallbackUrl,
+    timeout_url: CallbackUrl,
     payout_id: uuid.UUID,
     approve: bool,
 ) -> Payout:
@@ -264,13 +279,15 @@ async def _settle(
 
 
 async def handle_payout_result(
-    *, uow: UnitOfWork, clock: Clock, provider: PayoutProvider, body: object
+    *, uow: UnitOfWork, clock: Clock, provider: PayoutProvider, body: object, authentic: bool = True
 ) -> str:
     """Store a payout result, check it against our payout, then apply it once.
 
     Returns (and stores on the callback row) ``unknown``, ``final``, ``mismatch``,
-    ``succeeded`` or ``failed``. A result whose conversation id or amount differ from ours
-    flags the payout ``suspicious`` and moves nothing.
+    ``bad_signature``, ``pending``, ``succeeded`` or ``failed``. A result whose conversation id
+    or amount differ from ours, or whose signature is wrong (``authentic=False``, Selcom),
+    flags the payout ``suspicious`` and moves nothing. A provider with a status API
+    (``QueryablePayoutProvider``) is asked: its callback only tells us when to ask.
     """
     from nexgate.payments.application.collection import _redact
 
@@ -279,16 +296,39 @@ async def handle_payout_result(
         callback_id = await tx.store.record_callback(
             provider=provider.name, kind="payout", body=_redact(body), provider_ref=parsed.provider_ref
         )
-    outcome = await _process_result(uow, clock, parsed)
+    if authentic:
+        outcome = await _process_result(uow, clock, parsed, provider)
+    else:
+        outcome = "bad_signature"
+        await _flag(uow, clock, parsed.reference)
     async with uow() as tx:
         await tx.store.set_callback_outcome(callback_id, outcome)
     return outcome
 
 
-async def _process_result(uow: UnitOfWork, clock: Clock, parsed: PayoutCallback) -> str:
+def _payout_id(reference: str) -> uuid.UUID | None:
     try:
-        payout_id = uuid.UUID(parsed.reference)
+        return uuid.UUID(reference)
     except ValueError:
+        return None
+
+
+async def _flag(uow: UnitOfWork, clock: Clock, reference: str) -> None:
+    payout_id = _payout_id(reference)
+    if payout_id is None:
+        return
+    async with uow() as tx:
+        payout = await tx.payouts.get(payout_id, lock=True)
+        if payout is not None and payout.status not in FINAL_PAYOUT:
+            payout.suspicious = True
+            await tx.payouts.update(payout, clock.now())
+
+
+async def _process_result(
+    uow: UnitOfWork, clock: Clock, parsed: PayoutCallback, provider: PayoutProvider
+) -> str:
+    payout_id = _payout_id(parsed.reference)
+    if payout_id is None:
         return "unknown"
     async with uow() as tx:
         payout = await tx.payouts.get(payout_id, lock=True)
@@ -297,14 +337,20 @@ async def _process_result(uow: UnitOfWork, clock: Clock, parsed: PayoutCallback)
         if payout.status in FINAL_PAYOUT:
             return "final"
         wrong_conversation = payout.provider_ref is not None and payout.provider_ref != parsed.provider_ref
+        # A provider with a status API is asked (its callbacks carry no amount); the answer's
+        # amount is checked in resolve_payout.
         wrong_amount = (
-            parsed.outcome is ProviderOutcome.SUCCEEDED
+            not isinstance(provider, QueryablePayoutProvider)
+            and parsed.outcome is ProviderOutcome.SUCCEEDED
             and parsed.amount_major != payout.amount.to_major_units_whole()
         )
         if wrong_conversation or wrong_amount:
             payout.suspicious = True
             await tx.payouts.update(payout, clock.now())
             return "mismatch"
+    if isinstance(provider, QueryablePayoutProvider):
+        resolved = await resolve_payout(uow=uow, clock=clock, provider=provider, payout_id=payout_id)
+        return resolved.status.value
     settled = await _settle(
         uow,
         clock,
@@ -344,3 +390,50 @@ async def stale_payouts(
                 payout.status = PayoutStatus.AMBIGUOUS
                 await tx.payouts.update(payout, clock.now())
     return found
+
+
+async def resolve_payout(
+    *, uow: UnitOfWork, clock: Clock, provider: QueryablePayoutProvider, payout_id: uuid.UUID
+) -> Payout:
+    """Ask the provider what became of one payout and apply a final answer once (the same
+    entries as a result: in flight → clearing, or back to the wallet). The request itself is
+    never sent again: a payout whose request timed out is found under our reference."""
+    async with uow() as tx:
+        payout = await tx.payouts.get(payout_id)
+    if payout is None:
+        raise PayoutNotFound("No such withdrawal.")
+    if payout.status in FINAL_PAYOUT or payout.status is PayoutStatus.IN_REVIEW:
+        return payout
+    try:
+        status = await provider.query_payout(payout.reference, payout.provider_ref)
+    except (ProviderUnreachable, ProviderRejected):
+        return payout  # asked again by the next reconciliation
+    if status.outcome is ProviderOutcome.PENDING:
+        return payout
+    if (
+        status.outcome is ProviderOutcome.SUCCEEDED
+        and status.amount_major is not None
+        and status.amount_major != payout.amount.to_major_units_whole()
+    ):
+        await _flag(uow, clock, payout.reference)
+        return payout
+    return await _settle(
+        uow,
+        clock,
+        payout_id,
+        status.outcome,
+        reason=_REASONS.get(status.code, "provider_failed"),
+    )
+
+
+async def reconcile_payouts(
+    *, uow: UnitOfWork, clock: Clock, provider: QueryablePayoutProvider, older_than: timedelta
+) -> list[Payout]:
+    """Payouts of a provider with a status API still unsettled after ``older_than``
+    (timed out, or their callback lost): each is asked for, never resent."""
+    stale = await stale_payouts(uow=uow, clock=clock, provider=provider.name, older_than=older_than)
+    return [
+        await resolve_payout(uow=uow, clock=clock, provider=provider, payout_id=p.id)
+        for p in stale
+        if p.status is not PayoutStatus.IN_REVIEW
+    ]

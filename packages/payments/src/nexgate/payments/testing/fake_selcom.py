@@ -15,6 +15,15 @@
 - Scenario by msisdn suffix: ``032`` rejected by the payer, ``999`` no webhook and an
   ambiguous status, ``222`` the webhook twice; anything else COMPLETED.
 - ``forge_webhook`` posts a COMPLETED webhook signed with another secret.
+- Payouts (wallet cash-in; path, codes and webhook field are our assumption, see the adapter):
+  ``POST /walletcashin/process`` needs vendor, our ``pin``, a cash-in ``utilitycode`` matching
+  the number's operator, ``utilityref`` = ``msisdn``, a unique ``transid``, an integer amount
+  and a base64 ``webhook``; acks ``111`` then POSTs a webhook signed over
+  ``transid,reference,result,resultcode,payment_status``. ``GET /walletcashin/query?transid=``
+  answers PENDING, then COMPLETED/FAILED with the amount. Switches by number suffix: ``032``
+  FAILED, ``222`` the webhook twice, ``999`` no webhook, ``504`` request timeout (the cash-in
+  is made, the answer waits ``slow_ack_s`` and no webhook follows: only the query tells).
+  ``forge_payout_webhook`` signs a COMPLETED webhook with another secret.
 """
 
 from __future__ import annotations
@@ -33,7 +42,14 @@ from litestar import Litestar, Request, get, post
 from litestar.response import Response
 
 from nexgate.payments.adapters.selcom import signing
-from nexgate.payments.adapters.selcom.provider import WEBHOOK_FIELDS
+from nexgate.payments.adapters.selcom.provider import PAYOUT_WEBHOOK_FIELDS, WEBHOOK_FIELDS
+
+_CASHIN_PREFIXES = {
+    "VMCASHIN": ("74", "75", "76"),
+    "AMCASHIN": ("68", "69", "78"),
+    "TPCASHIN": ("65", "67", "71", "77"),
+    "HPCASHIN": ("61", "62"),
+}
 
 
 @dataclass
@@ -52,12 +68,26 @@ class Order:
 
 
 @dataclass
+class Cashin:
+    transid: str
+    amount: int
+    msisdn: str
+    webhook: str
+    payment_status: str = "PENDING"
+    reference: str | None = None
+    webhooks_sent: int = 0
+
+
+@dataclass
 class FakeSelcom:
     api_key: str = "fake-selcom-key"
     api_secret: str = "fake-selcom-secret"  # noqa: S105 - the fake provider's own
     vendor: str = "TILL61000001"
+    pin: str = "4321"
     callback_delay_s: float = 0.05
+    slow_ack_s: float = 1.0
     orders: dict[str, Order] = field(default_factory=dict)
+    cashins: dict[str, Cashin] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -109,8 +139,10 @@ class FakeSelcom:
             "payment_status": order.payment_status,
         }
 
-    async def _post_webhook(self, url: str, body: dict[str, Any], secret: str) -> httpx.Response:
-        signed = {f: signing.field_value(body, f) for f in WEBHOOK_FIELDS}
+    async def _post_webhook(
+        self, url: str, body: dict[str, Any], secret: str, fields: tuple[str, ...] = WEBHOOK_FIELDS
+    ) -> httpx.Response:
+        signed = {f: signing.field_value(body, f) for f in fields}
         headers = signing.sign(self.api_key, secret, signed)
         async with httpx.AsyncClient(timeout=10) as client:
             return await client.post(url, json=body, headers=headers)
@@ -137,6 +169,40 @@ class FakeSelcom:
             "payment_status": "COMPLETED",
         }
         return await self._post_webhook(url, body, "not-the-secret")
+
+    @staticmethod
+    def _cashin_webhook_body(c: Cashin) -> dict[str, Any]:
+        completed = c.payment_status == "COMPLETED"
+        return {
+            "transid": c.transid,
+            "reference": c.reference or "",
+            "result": "SUCCESS" if completed else "FAIL",
+            "resultcode": "000" if completed else "403",
+            "payment_status": c.payment_status,
+        }
+
+    async def _deliver_cashin(self, c: Cashin) -> None:
+        await asyncio.sleep(self.callback_delay_s)
+        suffix = c.msisdn[-3:]
+        c.payment_status = "FAILED" if suffix == "032" else "COMPLETED"
+        c.reference = "SP" + secrets.token_hex(5).upper()
+        if suffix in ("999", "504"):
+            return
+        for _ in range(2 if suffix == "222" else 1):
+            with contextlib.suppress(httpx.HTTPError):
+                await self._post_webhook(
+                    c.webhook, self._cashin_webhook_body(c), self.api_secret, PAYOUT_WEBHOOK_FIELDS
+                )
+                c.webhooks_sent += 1
+
+    def payout_requests(self) -> list[dict[str, Any]]:
+        return [body for kind, body in self.requests if kind == "walletcashin"]
+
+    async def forge_payout_webhook(self, url: str, *, transid: str) -> httpx.Response:
+        forged = Cashin(transid, 0, "", url, payment_status="COMPLETED", reference="FORGED")
+        return await self._post_webhook(
+            url, self._cashin_webhook_body(forged), "not-the-secret", PAYOUT_WEBHOOK_FIELDS
+        )
 
     def app(self) -> Litestar:
         fake = self
@@ -236,4 +302,63 @@ class FakeSelcom:
                 ],
             )
 
-        return Litestar([create_order, wallet_payment, order_status], debug=False, logging_config=None)
+        @post("/walletcashin/process", status_code=200)
+        async def cashin(request: Request[Any, Any, Any]) -> Response[Any]:
+            body = await request.json()
+            fake.requests.append(("walletcashin", body))
+            if not fake._signed(request, body):
+                return unauthorised()
+            if body.get("vendor") != fake.vendor or body.get("pin") != fake.pin:
+                return fake._envelope("403", "FAIL", "Invalid vendor or pin", status=400)
+            msisdn, amount, transid = str(body.get("msisdn", "")), body.get("amount"), body.get("transid")
+            prefixes = _CASHIN_PREFIXES.get(str(body.get("utilitycode")))
+            if prefixes is None or body.get("utilityref") != msisdn or msisdn[3:5] not in prefixes:
+                return fake._envelope("400", "FAIL", "Invalid utilitycode or utilityref", status=400)
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+                return fake._envelope("400", "FAIL", "Invalid amount", status=400)
+            if not isinstance(transid, str) or not transid or transid in fake.cashins:
+                return fake._envelope("400", "FAIL", "Duplicate transid", status=400)
+            try:
+                webhook = base64.b64decode(str(body.get("webhook")), validate=True).decode()
+            except ValueError:
+                return fake._envelope("400", "FAIL", "webhook must be base64", status=400)
+            c = Cashin(transid, amount, msisdn, webhook)
+            fake.cashins[transid] = c
+            task = asyncio.create_task(fake._deliver_cashin(c))
+            fake._tasks.add(task)
+            task.add_done_callback(fake._tasks.discard)
+            if msisdn.endswith("504"):
+                await asyncio.sleep(fake.slow_ack_s)
+            return fake._envelope(
+                "111", "PENDING", "Request in progress. You will receive a callback shortly."
+            )
+
+        @get("/walletcashin/query")
+        async def cashin_query(request: Request[Any, Any, Any]) -> Response[Any]:
+            params = dict(request.query_params)
+            fake.requests.append(("walletcashin-query", params))
+            if not fake._signed(request, params):
+                return unauthorised()
+            c = fake.cashins.get(str(params.get("transid")))
+            if c is None:
+                return fake._envelope("404", "FAIL", "Transaction not found", status=404)
+            return fake._envelope(
+                "000",
+                "SUCCESS",
+                "Transaction found",
+                [
+                    {
+                        "transid": c.transid,
+                        "reference": c.reference,
+                        "amount": str(c.amount),
+                        "payment_status": c.payment_status,
+                        "msisdn": c.msisdn,
+                    }
+                ],
+            )
+
+        return Litestar(
+            [create_order, wallet_payment, order_status, cashin, cashin_query],
+            debug=False,
+            logging_config=None,
+        )

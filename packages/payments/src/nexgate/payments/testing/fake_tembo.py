@@ -10,6 +10,14 @@
 - Scenarios by number suffix: ``032`` PAYMENT_REJECTED, ``001`` INSUFFICIENT_FUNDS at once,
   ``999`` no webhook (and pending until `complete`), ``222`` the webhook twice.
 - ``forge_webhook`` posts a PAYMENT_ACCEPTED webhook for any reference.
+- Payouts: ``POST /payment/wallet-to-mobile`` checks the ``serviceCode`` against the number
+  (``TZ-VODACOM-B2C`` 74-76 too), ``accountNo`` (our disbursement wallet), an integer amount,
+  ``countryCode``/``currencyCode`` and a unique ``transactionRef``; answers ``PENDING_ACK``
+  then the webhook to ``callbackUrl``. ``POST /payment/status`` as for collections.
+  Switches by number suffix: ``032`` PAYMENT_REJECTED (failure), ``222`` the webhook twice,
+  ``999`` no webhook, ``504`` request timeout (the payout is made and accepted, but the answer
+  comes only after ``slow_ack_s`` and no webhook follows: only the status call tells).
+  ``forge_webhook`` serves payouts too (the webhooks are alike).
 """
 
 from __future__ import annotations
@@ -42,12 +50,23 @@ class Collection:
     webhooks_sent: int = 0
 
 
+_B2C_PREFIXES = {
+    "TZ-AIRTEL-B2C": _PREFIXES["TZ-AIRTEL-C2B"],
+    "TZ-TIGO-B2C": _PREFIXES["TZ-TIGO-C2B"],
+    "TZ-HALOTEL-B2C": _PREFIXES["TZ-HALOTEL-C2B"],
+    "TZ-VODACOM-B2C": ("74", "75", "76"),
+}
+
+
 @dataclass
 class FakeTembo:
     account_id: str = "fake-tembo-account"
     secret_key: str = "fake-tembo-secret"  # noqa: S105 - the fake provider's own
+    payout_account: str = "fake-tembo-disbursement"
     callback_delay_s: float = 0.05
+    slow_ack_s: float = 1.0
     collections: dict[str, Collection] = field(default_factory=dict)
+    payouts: dict[str, Collection] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -80,6 +99,18 @@ class FakeTembo:
         c.status = "PAYMENT_REJECTED" if suffix == "032" else "PAYMENT_ACCEPTED"
         for _ in range(2 if suffix == "222" else 1):
             await self._webhook(c)
+
+    async def _deliver_payout(self, c: Collection) -> None:
+        await asyncio.sleep(self.callback_delay_s)
+        suffix = c.msisdn[-3:]
+        c.status = "PAYMENT_REJECTED" if suffix == "032" else "PAYMENT_ACCEPTED"
+        if suffix in ("999", "504"):
+            return
+        for _ in range(2 if suffix == "222" else 1):
+            await self._webhook(c)
+
+    def payout_requests(self) -> list[dict[str, Any]]:
+        return [body for kind, body in self.requests if kind == "payout"]
 
     def complete(self, ref: str, status: str = "PAYMENT_ACCEPTED") -> None:
         """Settle a ``999`` collection without a webhook (found by the status call only)."""
@@ -143,4 +174,50 @@ class FakeTembo:
                 {"statusCode": c.status, "transactionId": c.transaction_id, "transactionRef": c.ref}
             )
 
-        return Litestar(route_handlers=[collection, status])
+        @post("/payment/wallet-to-mobile", status_code=200)
+        async def payout(request: Request[Any, Any, Any]) -> Response[Any]:
+            if not authorised(request):
+                return error(401, "unauthorized", "missing or wrong x- headers")
+            body = await request.json()
+            self.requests.append(("payout", body))
+            msisdn, amount, ref = str(body.get("msisdn", "")), body.get("amount"), body.get("transactionRef")
+            prefixes = _B2C_PREFIXES.get(body.get("serviceCode", ""))
+            if prefixes is None:
+                return error(400, "invalid_service_code", "unknown serviceCode")
+            if not (msisdn.startswith("255") and msisdn[3:5] in prefixes):
+                return error(400, "channel_mismatch", "msisdn does not belong to the service's operator")
+            if body.get("accountNo") != self.payout_account:
+                return error(400, "invalid_account", "unknown disbursement account")
+            if (body.get("countryCode"), body.get("currencyCode")) != ("TZ", "TZS"):
+                return error(400, "invalid_currency", "countryCode/currencyCode")
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+                return error(400, "invalid_amount", "amount must be a positive integer")
+            if not isinstance(ref, str) or not ref or ref in self.payouts:
+                return error(400, "duplicate", "transactionRef missing or already used")
+            c = Collection(
+                ref, "TMBP" + secrets.token_hex(5).upper(), msisdn, amount, body.get("callbackUrl", "")
+            )
+            self.payouts[ref] = c
+            task = asyncio.create_task(self._deliver_payout(c))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            if msisdn.endswith("504"):
+                await asyncio.sleep(self.slow_ack_s)
+            return Response(
+                {"statusCode": "PENDING_ACK", "transactionId": c.transaction_id, "transactionRef": ref}
+            )
+
+        @post("/payment/status", status_code=200)
+        async def payout_status(request: Request[Any, Any, Any]) -> Response[Any]:
+            if not authorised(request):
+                return error(401, "unauthorized", "missing or wrong x- headers")
+            body = await request.json()
+            self.requests.append(("payout_status", body))
+            c = self.payouts.get(body.get("transactionRef", ""))
+            if c is None:
+                return error(404, "not_found", "no such transaction")
+            return Response(
+                {"statusCode": c.status, "transactionId": c.transaction_id, "transactionRef": c.ref}
+            )
+
+        return Litestar(route_handlers=[collection, status, payout, payout_status])

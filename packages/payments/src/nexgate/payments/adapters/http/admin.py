@@ -82,13 +82,12 @@ class AdminWithdrawalController(Controller):
         self, payout_id: uuid.UUID, request: Request, payments: PaymentsService, clock: Clock, approve: bool
     ) -> WithdrawalOut:
         idempotency_key_of(request)
-        sandbox = payments.sandbox is not None
         payout = await payouts.review_withdrawal(
             uow=payments.uow,
             clock=clock,
             providers=payments.payout_providers,
-            result_url=payments.callback_url("sandbox-payout" if sandbox else "mpesa-b2c"),
-            timeout_url=payments.callback_url("sandbox-payout" if sandbox else "mpesa-b2c-timeout"),
+            result_url=payments.payout_result_url,
+            timeout_url=payments.payout_timeout_url,
             payout_id=payout_id,
             approve=approve,
         )

@@ -76,6 +76,13 @@ class PaymentsService:
         base = self.settings.callback_base_url.rstrip("/")
         return f"{base}/api/v1/payments/callbacks/{provider}/{self.settings.callback_token}"
 
+    def payout_result_url(self, provider: str) -> str:
+        """Where a provider posts payout results: Daraja's own path, else ``<provider>-payout``."""
+        return self.callback_url("mpesa-b2c" if provider == "mpesa" else f"{provider}-payout")
+
+    def payout_timeout_url(self, provider: str) -> str:
+        return self.callback_url("mpesa-b2c-timeout" if provider == "mpesa" else f"{provider}-payout")
+
     @property
     def withdrawal_limits(self) -> WithdrawalLimits:
         s = self.settings
@@ -342,8 +349,8 @@ class WithdrawalController(Controller):
             uow=payments.uow,
             clock=clock,
             providers=payments.payout_providers,
-            result_url=payments.callback_url("sandbox-payout" if payments.sandbox else "mpesa-b2c"),
-            timeout_url=payments.callback_url("sandbox-payout" if payments.sandbox else "mpesa-b2c-timeout"),
+            result_url=payments.payout_result_url,
+            timeout_url=payments.payout_timeout_url,
             user_id=principal.user_id,
             amount=data.amount,
             phone=data.phone,
@@ -542,7 +549,8 @@ _SELCOM_ACK: dict[str, object] = {
 class CallbackController(Controller):
     """Provider callbacks: no JWT; a secret path token, then confirmation with the provider.
     One path per provider and kind: ``mpesa``, ``mpesa-b2c``, ``mpesa-b2c-timeout``,
-    ``selcom``, ``tembo``, ``sandbox``, ``sandbox-payout``; anything else is 404."""
+    ``selcom``, ``selcom-payout``, ``tembo``, ``tembo-payout``, ``sandbox``,
+    ``sandbox-payout``; anything else is 404."""
 
     path = "/api/v1/payments/callbacks"
     tags = ["payments"]
@@ -578,6 +586,19 @@ class CallbackController(Controller):
                 uow=uow, clock=clock, provider=selcom, body=body, authentic=authentic
             )
             return _SELCOM_ACK
+        if provider in ("tembo-payout", "selcom-payout"):
+            name = provider.removesuffix("-payout")
+            payer = payments.payout_providers.get(name)
+            if payer is None:
+                raise NotFound("Not found.")
+            # Selcom's signature is checked exactly as for its collection webhooks.
+            authentic = not isinstance(payer, SelcomProvider) or payer.verify_callback(
+                dict(request.headers), body, clock.now(), required=("transid", "payment_status")
+            )
+            await payouts.handle_payout_result(
+                uow=uow, clock=clock, provider=payer, body=body, authentic=authentic
+            )
+            return _SELCOM_ACK if name == "selcom" else {"received": True}
         if provider == "mpesa-b2c":
             await payouts.handle_payout_result(
                 uow=uow, clock=clock, provider=payments.payout_providers["mpesa"], body=body

@@ -35,12 +35,9 @@ def build_service(runtime: Runtime, settings: PaymentsSettings | None = None) ->
     sessions = runtime.database().sessions
     daraja = build_daraja(settings)
     sandbox = build_sandbox(runtime, settings)
-    providers: dict[str, MobileMoneyProvider] = {
-        "mpesa": daraja,
-        "selcom": build_selcom(settings),
-        "tembo": build_tembo(settings),
-    }
-    payout_providers: dict[str, PayoutProvider] = {"mpesa": daraja}
+    selcom, tembo = build_selcom(settings), build_tembo(settings)
+    providers: dict[str, MobileMoneyProvider] = {"mpesa": daraja, "selcom": selcom, "tembo": tembo}
+    payout_providers: dict[str, PayoutProvider] = {"mpesa": daraja, "selcom": selcom, "tembo": tembo}
     if sandbox is not None:
         providers["sandbox"] = sandbox
         payout_providers["sandbox"] = sandbox

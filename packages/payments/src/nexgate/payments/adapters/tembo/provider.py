@@ -23,12 +23,21 @@ from nexgate.payments.domain.methods import operator_of
 from nexgate.payments.ports import (
     CollectionCallback,
     CollectionStatus,
+    PayoutAccepted,
+    PayoutCallback,
     ProviderOutcome,
     ProviderRejected,
     ProviderUnreachable,
 )
 
 CHANNELS = {"airtel": "TZ-AIRTEL-C2B", "tigo": "TZ-TIGO-C2B", "halotel": "TZ-HALOTEL-C2B"}
+#: Payout service codes per operator (``/payment/wallet-to-mobile``).
+SERVICE_CODES = {
+    "airtel": "TZ-AIRTEL-B2C",
+    "tigo": "TZ-TIGO-B2C",
+    "halotel": "TZ-HALOTEL-B2C",
+    "vodacom": "TZ-VODACOM-B2C",
+}
 _FAILED = {
     "PAYMENT_REJECTED": "rejected",
     "GENERIC_FAILURE": "provider_error",
@@ -47,12 +56,14 @@ class TemboProvider:
         base_url: str,
         account_id: str,
         secret_key: str,
+        payout_account_no: str = "",
         timeout_s: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._account_id = account_id
         self._secret_key = secret_key
+        self._payout_account_no = payout_account_no
         self._timeout = timeout_s
         self._transport = transport
 
@@ -118,12 +129,54 @@ class TemboProvider:
 
     async def query_collection(self, provider_ref: str) -> CollectionStatus:
         body = await self._call("/collection/status", {"transactionRef": provider_ref})
+        return _status_of(body)
+
+    # -- payouts (wallet to mobile) ------------------------------------------------------------
+
+    async def disburse(
+        self, *, reference: str, msisdn_e164: str, amount: Money, result_url: str, timeout_url: str
+    ) -> PayoutAccepted:
+        """``transactionRef`` is our payout id, so Tembo refuses a second request with it."""
+        service = SERVICE_CODES.get(operator_of(msisdn_e164)[1] or "")
+        if service is None or not msisdn_e164.startswith("+255"):
+            raise ProviderRejected("Tembo does not pay out to this operator.", code="service_code")
+        body = await self._call(
+            "/payment/wallet-to-mobile",
+            {
+                "serviceCode": service,
+                "msisdn": msisdn_e164.removeprefix("+"),
+                "accountNo": self._payout_account_no,
+                "amount": amount.to_major_units_whole(),
+                "countryCode": "TZ",
+                "currencyCode": amount.currency,
+                "narration": "Nexgate withdrawal",
+                "recipientNames": "Nexgate customer",
+                "transactionRef": reference,
+                "transactionDate": datetime.now(UTC).isoformat(timespec="seconds"),
+                "callbackUrl": result_url,
+            },
+        )
         status = str(body.get("statusCode", ""))
-        if status == "PAYMENT_ACCEPTED":
-            return CollectionStatus(ProviderOutcome.SUCCEEDED, code=status)
         if status in _FAILED:
-            return CollectionStatus(ProviderOutcome.FAILED, code=status, reason=_FAILED[status])
-        return CollectionStatus(ProviderOutcome.PENDING, code=status)
+            raise ProviderRejected(f"tembo refused the payout: {status}", code=status)
+        txn = body.get("transactionId")
+        return PayoutAccepted(provider_ref=txn if isinstance(txn, str) and txn else reference)
+
+    async def query_payout(self, reference: str, provider_ref: str | None) -> CollectionStatus:
+        payload = {"transactionRef": reference}
+        if provider_ref and provider_ref != reference:
+            payload["transactionId"] = provider_ref
+        return _status_of(await self._call("/payment/status", payload))
+
+    def parse_payout_callback(self, body: object) -> PayoutCallback:
+        parsed = self.parse_collection_callback(body)
+        return PayoutCallback(
+            reference=parsed.provider_ref,
+            provider_ref=parsed.receipt or parsed.provider_ref,
+            outcome=parsed.outcome,
+            code=parsed.code,
+            receipt=parsed.receipt,
+        )
 
     def parse_collection_callback(self, body: object) -> CollectionCallback:
         if (
@@ -147,3 +200,13 @@ class TemboProvider:
             code=status,
             receipt=txn if isinstance(txn, str) else None,
         )
+
+
+def _status_of(body: dict[str, Any]) -> CollectionStatus:
+    """Collections and payouts answer their status calls in the same shape."""
+    status = str(body.get("statusCode", ""))
+    if status == "PAYMENT_ACCEPTED":
+        return CollectionStatus(ProviderOutcome.SUCCEEDED, code=status)
+    if status in _FAILED:
+        return CollectionStatus(ProviderOutcome.FAILED, code=status, reason=_FAILED[status])
+    return CollectionStatus(ProviderOutcome.PENDING, code=status)
