@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from nexgate.kernel.clock import Clock, SystemClock
 from nexgate.kernel.messaging.consumer import ConsumerWiring, Topology
@@ -59,7 +59,15 @@ class Runtime:
 def build_runtime(settings: PlatformSettings, clock: Clock | None = None) -> Runtime:
     return Runtime(
         settings=settings,
-        redis=Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5),
+        redis=Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout=5,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+            )
+        ),
         clock=clock or SystemClock(),
         cursors=CursorCodec(settings.cursor_secret),
         topology=Topology(Naming(settings.messaging_namespace), settings.retry_delays_ms),

@@ -34,6 +34,9 @@ class PlatformSettings(NexgateSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/nexgate"
     notifications_database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/nexgate_notifications"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Connections per process; a request beyond it waits (up to the socket timeout) for a
+    #: free one instead of failing, so a burst of WebSocket traffic queues rather than errors.
+    redis_max_connections: int = 256
     #: Prefix of every Redis key this deployment writes (lets tests share one server).
     redis_prefix: str = "nexgate:"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"

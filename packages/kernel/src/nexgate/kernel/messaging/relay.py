@@ -142,10 +142,13 @@ class OutboxRelay:
                     await self.drain()
                     backoff = self._poll_interval_s
                 except Exception as exc:  # a database outage must not kill the relay
+                    raise_if_cancelling()
                     log.warning("relay.cycle_failed", error=repr(exc))
                     backoff = min(backoff * 2, 30.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                    async with asyncio.timeout(backoff):
+                        await self._wake.wait()
+                raise_if_cancelling()
         finally:
             for conn in listeners:
                 with contextlib.suppress(Exception):
@@ -161,6 +164,18 @@ class OutboxRelay:
             except Exception as exc:  # polling still works without NOTIFY
                 log.warning("relay.listen_failed", error=repr(exc))
         return connections
+
+
+def raise_if_cancelling() -> None:
+    """End a forever-loop whose cancellation was swallowed on the way.
+
+    A cancel that lands while a library call is finishing can surface as that library's own
+    error (aio-pika, asyncpg) or be lost in a race with a wake-up; the task is then still
+    marked as cancelling but keeps looping, and whoever awaits it (``Worker.stop``) hangs.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def prune_published(sources: Sequence[OutboxSource], older_than: timedelta) -> int:

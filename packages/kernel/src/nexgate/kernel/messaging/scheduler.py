@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import structlog
 from redis.asyncio import Redis
 
+from nexgate.kernel.messaging.relay import raise_if_cancelling
+
 log = structlog.get_logger("nexgate.scheduler")
 
 
@@ -57,6 +59,7 @@ class Scheduler:
             try:
                 await self.run_due(job)
             except Exception as exc:  # one failing run must not stop the schedule
+                raise_if_cancelling()
                 log.warning("scheduler.job_failed", job=job.name, error=repr(exc))
             await asyncio.sleep(job.interval_s)
 
