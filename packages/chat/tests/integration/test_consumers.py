@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -163,6 +166,10 @@ async def test_who_can_message_settings_enforced(user, runtime, publish_to_chat,
     assert (await eve.open(bob)).json()["code"] == "messaging_not_allowed"
 
 
+async def _equals(read: Callable[[], Awaitable[Any]], expected: Any) -> bool:
+    return await read() == expected
+
+
 async def _at_least(rows, *pairs) -> bool:
     for table, n in zip(pairs[::2], pairs[1::2], strict=True):
         if await rows(table) < n:
@@ -177,3 +184,107 @@ async def _privacy_version(runtime, user_id: uuid.UUID, version: int) -> bool:
         return (
             await session.scalar(sa.select(privacy.c.version).where(privacy.c.user_id == user_id)) == version
         )
+
+
+async def test_profile_snapshots_in_conversation_list_are_version_checked(
+    user, runtime, publish_to_chat, wait_until
+) -> None:
+    from nexgate.chat.adapters.sql.models import profiles
+    from nexgate.contracts.profiles import AvatarRef, ProfileCreated, ProfileDeleted, ProfileUpdated
+
+    alice, bob = user(), user()
+    conversation_id = await alice.accepted_with(bob)
+    assert (await alice.send(conversation_id, "hi")).status_code == 201
+
+    async def other_of(viewer: Any) -> Any:
+        items = (await viewer.get("/conversations")).json()["items"]
+        return next(i for i in items if i["id"] == conversation_id)["otherParticipant"]
+
+    # No replica row yet: the id with null fields.
+    assert await other_of(alice) == {
+        "userId": str(bob.id), "username": None, "displayName": None, "avatar": None, "deactivated": False,
+    }  # fmt: skip
+
+    def snapshot(kind: Any, version: int, name: str, avatar: AvatarRef | None = None) -> Any:
+        return kind(
+            user_id=bob.id, username=f"bob{version}", display_name=name, avatar=avatar, is_private=False,
+            deactivated=False, version=version,
+        )  # fmt: skip
+
+    async def version() -> int | None:
+        async with runtime.database().sessions() as session:
+            return await session.scalar(sa.select(profiles.c.version).where(profiles.c.user_id == bob.id))
+
+    async def inbox_rows() -> int:
+        async with runtime.database().sessions() as session:
+            return await session.scalar(sa.select(sa.func.count()).select_from(tables.inbox))
+
+    created = snapshot(ProfileCreated, 2, "Bob")
+    await publish_to_chat("profiles", created)
+    await wait_until(lambda: _equals(version, 2))
+    await publish_to_chat("profiles", snapshot(ProfileUpdated, 1, "Stale Bob"))  # late: ignored
+    avatar = AvatarRef(file_id=uuid.uuid4(), url="https://cdn.example/bob.webp", blurhash="LKO2?U%2Tw=w")
+    newest = snapshot(ProfileUpdated, 3, "Bob Newest", avatar)
+    await publish_to_chat("profiles", newest)
+    await wait_until(lambda: _equals(version, 3))
+    await wait_until(lambda: _equals(inbox_rows, 3))  # the stale one was consumed too
+    expected = {
+        "userId": str(bob.id), "username": "bob3", "displayName": "Bob Newest",
+        "avatar": {"url": "https://cdn.example/bob.webp", "blurhash": "LKO2?U%2Tw=w"}, "deactivated": False,
+    }  # fmt: skip
+    assert await other_of(alice) == expected
+
+    # Redelivery of an older snapshot (same message id) is a no-op.
+    await publish_to_chat("profiles", created)
+    await publish_to_chat("profiles", newest)
+    await asyncio.sleep(0.5)
+    assert await inbox_rows() == 3
+    assert await other_of(alice) == expected
+    # Bob sees Alice, who has no snapshot.
+    assert (await other_of(bob))["userId"] == str(alice.id)
+
+    await publish_to_chat("profiles", ProfileDeleted(user_id=bob.id))
+    await wait_until(lambda: _equals(version, None))
+    assert (await other_of(alice))["username"] is None
+
+
+async def test_deactivated_user_cannot_be_messaged_until_reactivated(
+    user, runtime, publish_to_chat, wait_until
+) -> None:
+    from nexgate.chat.adapters.sql.models import profiles
+    from nexgate.contracts.auth import UserDeactivated, UserReactivated
+
+    alice, bob, carol = user(), user(), user()
+    conversation_id = await alice.accepted_with(bob)
+
+    async def deactivated() -> bool | None:
+        async with runtime.database().sessions() as session:
+            return await session.scalar(
+                sa.select(profiles.c.account_deactivated).where(profiles.c.user_id == bob.id)
+            )
+
+    async def shown() -> bool:
+        items = (await alice.get("/conversations", folder="inbox")).json()["items"]
+        return next(i for i in items if i["id"] == conversation_id)["otherParticipant"]["deactivated"]
+
+    assert (await alice.send(conversation_id, "before")).status_code == 201
+    gone = UserDeactivated(user_id=bob.id)
+    await publish_to_chat("auth", gone)
+    await publish_to_chat("auth", gone)  # redelivered: a no-op
+    await wait_until(lambda: _equals(deactivated, True))
+    refused = await alice.send(conversation_id, "are you there?")
+    assert (refused.status_code, refused.json()["code"]) == (403, "messaging_not_allowed")
+    opened = await carol.open(bob)
+    assert (opened.status_code, opened.json()["code"]) == (403, "messaging_not_allowed")
+    assert await shown() is True
+    # History stays; the deactivated user's own view is not the point here.
+    texts = [
+        m["text"] for m in (await alice.get(f"/conversations/{conversation_id}/messages")).json()["items"]
+    ]
+    assert texts == ["before"]
+
+    await publish_to_chat("auth", UserReactivated(user_id=bob.id))
+    await wait_until(lambda: _equals(deactivated, False))
+    assert await shown() is False
+    assert (await alice.send(conversation_id, "welcome back")).status_code == 201
+    assert (await carol.open(bob)).status_code == 201

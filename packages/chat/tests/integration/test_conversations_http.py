@@ -238,3 +238,41 @@ async def test_new_requests_to_strangers_are_limited_per_day(user) -> None:
     refused = await spammer.open(user())
     assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
     assert int(refused.headers["Retry-After"]) > 0
+
+
+async def test_conversation_preview_skips_messages_hidden_for_me(user) -> None:
+    alice, bob = user(), user()
+    conversation_id = await alice.accepted_with(bob)
+    sent = {}
+    for sender, text in ((alice, "one"), (bob, "two"), (alice, "three")):
+        response = await sender.send(conversation_id, text)
+        assert response.status_code == 201, response.text
+        sent[text] = response.json()["id"]
+
+    async def preview(viewer) -> dict | None:
+        listed = (await viewer.get("/conversations")).json()["items"]
+        item = next(i for i in listed if i["id"] == conversation_id)
+        single = (await viewer.get(f"/conversations/{conversation_id}")).json()
+        assert single["lastMessage"] == item["lastMessage"]
+        return item["lastMessage"]
+
+    async def hide(viewer, text: str) -> None:
+        url = f"/api/v1/chat/messages/{sent[text]}"
+        assert (
+            await viewer.client.delete(url, params={"scope": "me"}, headers=viewer.headers)
+        ).status_code == 204
+
+    await hide(bob, "three")
+    assert (await preview(bob))["text"] == "two"
+    assert (await preview(alice))["text"] == "three"  # only the caller's view changes
+    await hide(bob, "two")
+    assert (await preview(bob))["id"] == sent["one"]
+    deleted = await alice.client.delete(
+        f"/api/v1/chat/messages/{sent['one']}", params={"scope": "everyone"}, headers=alice.headers
+    )
+    assert deleted.status_code == 204, deleted.text
+    tombstone = await preview(bob)
+    assert (tombstone["id"], tombstone["deleted"], tombstone["text"]) == (sent["one"], True, None)
+    await hide(bob, "one")
+    assert await preview(bob) is None
+    assert (await preview(alice))["text"] == "three"

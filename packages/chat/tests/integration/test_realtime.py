@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -303,3 +303,47 @@ async def test_dropped_pubsub_notice_recovered_via_heartbeat_and_sync(fast_clien
     assert (second["userSeq"], second["data"]["id"]) == (seen + 3, announced.json()["id"])
     await socket.close()
     await other.close()
+
+
+async def test_presence_frames_reach_contacts_respecting_show_activity_and_blocks(
+    user, sockets, runtime, publish_to_chat, wait_until
+) -> None:
+    from nexgate.chat.adapters.sql.models import blocks, privacy
+    from nexgate.contracts.profiles import BlockCreated, PrivacySettingsChanged
+
+    alice, bob, carol, dave, erin = user(), user(), user(), user(), user()
+    for other in (bob, carol, dave):
+        await alice.accepted_with(other)
+    await publish_to_chat(
+        "profiles",
+        PrivacySettingsChanged(
+            user_id=carol.id, is_private=False, who_can_message="everyone", who_can_mention="everyone",
+            show_activity=False, version=1,
+        ),
+    )  # fmt: skip
+    await publish_to_chat("profiles", BlockCreated(blocker_id=dave.id, blocked_id=alice.id))
+
+    async def replicated() -> bool:
+        async with runtime.database().sessions() as session:
+            found = [
+                await session.scalar(sa.select(sa.func.count()).select_from(t)) for t in (privacy, blocks)
+            ]
+        return found == [1, 1]
+
+    await wait_until(replicated)
+    watchers = {u.id: await sockets(u.headers) for u in (bob, carol, dave, erin)}
+
+    first = await sockets(alice.headers)
+    frame = await watchers[bob.id].next_of("presence")
+    assert frame == {"type": "presence", "userId": str(alice.id), "online": True, "lastSeenAt": None}
+    second = await sockets(alice.headers)  # already online: nobody is told again
+    await second.close()  # one socket is still open: still online
+    for watcher in watchers.values():  # carol hides activity, dave blocked alice, erin is a stranger
+        await watcher.nothing_more(presence=True)
+
+    await first.close()
+    frame = await watchers[bob.id].next_of("presence")
+    assert (frame["userId"], frame["online"]) == (str(alice.id), False)
+    assert datetime.fromisoformat(frame["lastSeenAt"]) > datetime.now(UTC) - timedelta(minutes=1)
+    for user_id in (carol.id, dave.id, erin.id):
+        await watchers[user_id].nothing_more(presence=True)

@@ -611,3 +611,15 @@ async def presence_visible(
     if not await policy.shows_activity(actor):
         return []
     return [u for u in user_ids if await policy.shows_activity(u)]
+
+
+async def presence_audience(*, actor: uuid.UUID, store: ChatStore, policy: ContactPolicy) -> list[uuid.UUID]:
+    """Who is told when ``actor`` comes online or goes offline: exactly those who could see it
+    with ``GET /presence`` (a shared conversation, no block, showActivity on both sides)."""
+    if not await policy.shows_activity(actor):
+        return []
+    return [
+        u
+        for u in sorted(await store.contacts_of(actor))
+        if await policy.may_contact(actor, u) and await policy.shows_activity(u)
+    ]

@@ -103,6 +103,18 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Participant:
+    """The other member as the profiles replica knows them (names are None until a snapshot)."""
+
+    user_id: uuid.UUID
+    username: str | None = None
+    display_name: str | None = None
+    avatar_url: str | None = None
+    avatar_blurhash: str | None = None
+    deactivated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationView:
     """One row of a user's conversation list."""
 
@@ -111,6 +123,7 @@ class ConversationView:
     other_user_id: uuid.UUID | None
     last_message: Message | None
     other: Member | None = None
+    other_profile: Participant | None = None
 
 
 @dataclass(frozen=True, slots=True)

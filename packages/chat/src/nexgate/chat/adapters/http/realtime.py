@@ -206,6 +206,28 @@ def realtime_handlers(chat: ChatWiring) -> list[type[Controller] | BaseRouteHand
             event["expiresAt"] = datetime.fromtimestamp(time.time() + TYPING_TTL_S, UTC).isoformat()
         await chat.bus.publish(others, event)
 
+    async def announce_presence(user_id: uuid.UUID, online: bool) -> None:
+        """A ``presence`` frame to the contacts' sockets when the user's first socket opens or
+        the last one closes. Best effort, like typing: ``GET /presence`` stays the truth."""
+        try:
+            async with database.sessions() as session:
+                unit = chat.unit(session)
+                audience = await use_cases.presence_audience(
+                    actor=user_id, store=unit.store, policy=unit.policy
+                )
+            if audience:
+                frame: dict[str, Any] = {
+                    "type": "presence",
+                    "userId": str(user_id),
+                    "online": online,
+                    "lastSeenAt": None,
+                }
+                if not online:
+                    frame["lastSeenAt"] = _iso(time.time())
+                await chat.bus.publish(audience, frame)
+        except Exception:
+            log.exception("chat.presence.announce_failed")
+
     async def handle(conn: _Socket, frame: _Frame) -> None:
         user_id = conn.auth.user_id
         if frame.type == "ping":
@@ -393,7 +415,10 @@ def realtime_handlers(chat: ChatWiring) -> list[type[Controller] | BaseRouteHand
         deliver = deliverer(conn)
         await chat.hub.join(user_id, deliver)
         try:
+            first = not await chat.presence.online([user_id])
             await chat.presence.touch(user_id, socket_id)
+            if first:
+                await announce_presence(user_id, online=True)
             # Read after the subscription is confirmed: any later event reaches this socket.
             latest = conn.last_user_seq = await latest_user_seq(user_id)
             await socket.send_json({"type": "ready", "userId": str(user_id), "latestUserSeq": latest})
@@ -423,6 +448,8 @@ def realtime_handlers(chat: ChatWiring) -> list[type[Controller] | BaseRouteHand
             await chat.hub.leave(user_id, deliver)
             send_stream.close()
             receive_stream.close()
+            if not await chat.presence.online([user_id]):
+                await announce_presence(user_id, online=False)
 
     return [TicketController, chat_socket]
 

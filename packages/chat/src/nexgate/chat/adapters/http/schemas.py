@@ -7,7 +7,15 @@ from datetime import datetime
 
 import msgspec
 
-from nexgate.chat.domain.model import ConversationView, MediaItem, Member, Message, UnreadSummary, preview
+from nexgate.chat.domain.model import (
+    ConversationView,
+    MediaItem,
+    Member,
+    Message,
+    Participant,
+    UnreadSummary,
+    preview,
+)
 
 
 class OpenConversationIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -147,10 +155,36 @@ class PreviewOut(msgspec.Struct, rename="camel"):
     created_at: datetime
 
 
+class AvatarOut(msgspec.Struct, rename="camel"):
+    url: str | None
+    blurhash: str | None
+
+
+class ParticipantOut(msgspec.Struct, rename="camel"):
+    """The other member's snapshot from the profiles replica (null names until one arrives)."""
+
+    user_id: uuid.UUID
+    username: str | None
+    display_name: str | None
+    avatar: AvatarOut | None
+    deactivated: bool
+
+    @classmethod
+    def of(cls, p: Participant) -> ParticipantOut:
+        avatar = None
+        if p.avatar_url is not None or p.avatar_blurhash is not None:
+            avatar = AvatarOut(url=p.avatar_url, blurhash=p.avatar_blurhash)
+        return cls(
+            user_id=p.user_id, username=p.username, display_name=p.display_name, avatar=avatar,
+            deactivated=p.deactivated,
+        )  # fmt: skip
+
+
 class ConversationOut(msgspec.Struct, rename="camel"):
     id: uuid.UUID
     kind: str
     other_user_id: uuid.UUID | None
+    other_participant: ParticipantOut | None
     request_state: str
     unread_count: int
     last_read_seq: int
@@ -181,6 +215,7 @@ class ConversationOut(msgspec.Struct, rename="camel"):
             )
         return cls(
             id=v.conversation.id, kind=v.conversation.kind, other_user_id=v.other_user_id,
+            other_participant=ParticipantOut.of(v.other_profile) if v.other_profile else None,
             request_state=me.request_state, unread_count=me.unread_count, last_read_seq=me.last_read_seq,
             last_seq=v.conversation.last_seq, muted=me.muted(now),
             other_last_delivered_seq=v.other.last_delivered_seq if v.other else None,

@@ -12,7 +12,7 @@ from nexgate.chat.adapters.sql.models import revoked_sessions, tables
 from nexgate.chat.adapters.wiring import ChatWiring
 from nexgate.chat.application import chat as use_cases
 from nexgate.chat.domain.model import MediaItem
-from nexgate.contracts.auth import SessionRevoked, UserDeleted
+from nexgate.contracts.auth import SessionRevoked, UserDeactivated, UserDeleted, UserReactivated
 from nexgate.contracts.files import FileDeleted, MediaFailed, MediaReady
 from nexgate.contracts.profiles import (
     BlockCreated,
@@ -20,6 +20,9 @@ from nexgate.contracts.profiles import (
     FollowCreated,
     FollowRemoved,
     PrivacySettingsChanged,
+    ProfileCreated,
+    ProfileDeleted,
+    ProfileUpdated,
 )
 from nexgate.kernel.messaging.consumer import consumer
 from nexgate.kernel.runtime import Runtime
@@ -53,6 +56,38 @@ def build_router(runtime: Runtime) -> RabbitRouter:
         await chat.unit(session).policy.set_privacy(
             message.user_id, message.who_can_message, message.show_activity, message.version
         )
+
+    async def profile(message: ProfileCreated | ProfileUpdated, session: AsyncSession) -> None:
+        avatar = message.avatar
+        await chat.unit(session).policy.set_profile(
+            message.user_id,
+            username=message.username,
+            display_name=message.display_name,
+            avatar_url=avatar.url if avatar else None,
+            avatar_blurhash=avatar.blurhash if avatar else None,
+            deactivated=message.deactivated,
+            version=message.version,
+        )
+
+    @consumer(router, wiring)
+    async def on_profile_created(message: ProfileCreated, session: AsyncSession) -> None:
+        await profile(message, session)
+
+    @consumer(router, wiring)
+    async def on_profile_updated(message: ProfileUpdated, session: AsyncSession) -> None:
+        await profile(message, session)
+
+    @consumer(router, wiring)
+    async def on_profile_deleted(message: ProfileDeleted, session: AsyncSession) -> None:
+        await chat.unit(session).policy.drop_profile(message.user_id)
+
+    @consumer(router, wiring)
+    async def on_user_deactivated(message: UserDeactivated, session: AsyncSession) -> None:
+        await chat.unit(session).policy.set_account_deactivated(message.user_id, True)
+
+    @consumer(router, wiring)
+    async def on_user_reactivated(message: UserReactivated, session: AsyncSession) -> None:
+        await chat.unit(session).policy.set_account_deactivated(message.user_id, False)
 
     @consumer(router, wiring)
     async def on_session_revoked(message: SessionRevoked, session: AsyncSession) -> None:

@@ -157,6 +157,23 @@ blocks = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# Replica of profiles' snapshots (profile_created/updated, version-checked) for the
+# conversation list. ``account_deactivated`` comes from auth (user_deactivated/reactivated),
+# which carries no version: it is kept apart so a late profile snapshot cannot undo it. A row
+# made by auth before any profile message has version 0 and no names yet.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("username", sa.String(64)),
+    sa.Column("display_name", sa.String(128)),
+    sa.Column("avatar_url", sa.Text),
+    sa.Column("avatar_blurhash", sa.String(128)),
+    sa.Column("deactivated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("account_deactivated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 # Sessions revoked by auth (their sockets were closed through Redis).
 revoked_sessions = sa.Table(
     "revoked_sessions",

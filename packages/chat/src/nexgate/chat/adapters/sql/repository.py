@@ -19,6 +19,7 @@ from nexgate.chat.adapters.sql.models import (
     message_media,
     messages,
     privacy,
+    profiles,
     reactions,
     user_cursors,
     user_events,
@@ -35,9 +36,14 @@ from nexgate.chat.domain.model import (
     MediaItem,
     Member,
     Message,
+    Participant,
     Reaction,
     UnreadSummary,
 )
+
+_PROFILE_COLUMNS = (
+    "username", "display_name", "avatar_url", "avatar_blurhash", "deactivated", "account_deactivated",
+)  # fmt: skip
 
 _MEMBER_COLUMNS = (
     "conversation_id", "user_id", "request_state", "last_read_seq", "last_delivered_seq",
@@ -337,6 +343,16 @@ class SqlChatStore:
         )
         return set(found)
 
+    async def contacts_of(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+        me = members.alias("me")
+        found = await self._session.scalars(
+            sa.select(members.c.user_id)
+            .join(me, sa.and_(me.c.conversation_id == members.c.conversation_id, me.c.user_id == user_id))
+            .where(members.c.user_id != user_id)
+            .distinct()
+        )
+        return set(found)
+
     async def add_media(self, message_id: uuid.UUID, media: Sequence[MediaItem]) -> None:
         await self._session.execute(
             sa.insert(message_media),
@@ -414,7 +430,7 @@ class SqlChatStore:
         await self._session.execute(sa.delete(members).where(members.c.user_id == user_id))
         for row in others:
             await self.recount_unread(row.conversation_id, row.user_id)
-        for table in (user_events, user_cursors, user_settings, privacy):
+        for table in (user_events, user_cursors, user_settings, privacy, profiles):
             await self._session.execute(sa.delete(table).where(table.c.user_id == user_id))
         await self._session.execute(
             sa.delete(follows).where(
@@ -491,23 +507,37 @@ class SqlChatStore:
     def _views(self, user_id: uuid.UUID) -> sa.Select:
         me = members.alias("me")
         other = members.alias("other")
-        last = messages.alias("last")
+        source = messages.alias("lm_source")
+        # The preview is the newest message the caller can still see: after their cleared
+        # history and not hidden with delete-for-me (a tombstone still counts).
+        last = (
+            sa.select(source)
+            .where(
+                source.c.conversation_id == conversations.c.id,
+                source.c.seq > me.c.cleared_before_seq,
+                ~sa.exists().where(
+                    hidden_messages.c.user_id == user_id, hidden_messages.c.message_id == source.c.id
+                ),
+            )
+            .order_by(source.c.seq.desc())
+            .limit(1)
+            .lateral("last")
+        )
         return (
             sa.select(
                 conversations,
                 *[me.c[c].label(f"me_{c}") for c in _MEMBER_COLUMNS],
                 *[other.c[c].label(f"other_{c}") for c in _MEMBER_COLUMNS],
                 *[last.c[c.name].label(f"lm_{c.name}") for c in messages.columns],
+                *[profiles.c[c].label(f"p_{c}") for c in _PROFILE_COLUMNS],
             )
             .select_from(conversations)
             .join(me, sa.and_(me.c.conversation_id == conversations.c.id, me.c.user_id == user_id))
             .outerjoin(
                 other, sa.and_(other.c.conversation_id == conversations.c.id, other.c.user_id != user_id)
             )
-            .outerjoin(
-                last,
-                sa.and_(last.c.id == conversations.c.last_message_id, last.c.seq > me.c.cleared_before_seq),
-            )
+            .outerjoin(last, sa.true())
+            .outerjoin(profiles, profiles.c.user_id == other.c.user_id)
         )
 
     def _view(self, row: sa.Row) -> ConversationView:
@@ -516,15 +546,24 @@ class SqlChatStore:
         last = None
         if mapping["lm_id"] is not None:
             last = Message(**{c.name: mapping[f"lm_{c.name}"] for c in messages.columns})
-        other = None
+        other = profile = None
         if mapping["other_user_id"] is not None:
             other = Member(**{c: mapping[f"other_{c}"] for c in _MEMBER_COLUMNS})
+            profile = Participant(
+                user_id=other.user_id,
+                username=mapping["p_username"],
+                display_name=mapping["p_display_name"],
+                avatar_url=mapping["p_avatar_url"],
+                avatar_blurhash=mapping["p_avatar_blurhash"],
+                deactivated=bool(mapping["p_deactivated"] or mapping["p_account_deactivated"]),
+            )
         return ConversationView(
             conversation=_conversation(row),
             me=me,
             other_user_id=mapping["other_user_id"],
             last_message=last,
             other=other,
+            other_profile=profile,
         )
 
     async def view(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> ConversationView | None:
@@ -705,12 +744,21 @@ class SqlEventLog:
 
 
 class SqlContactPolicy:
-    """Blocks, follows and privacy replicas fed by profiles' messages."""
+    """Blocks, follows, privacy and profile replicas fed by profiles' (and auth's) messages."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def may_contact(self, sender: uuid.UUID, recipient: uuid.UUID) -> bool:
+        """Refused across a block (either way) or to a deactivated recipient."""
+        gone = await self._session.scalar(
+            sa.select(sa.literal(True)).where(
+                profiles.c.user_id == recipient,
+                sa.or_(profiles.c.deactivated, profiles.c.account_deactivated),
+            )
+        )
+        if gone:
+            return False
         blocked = await self._session.scalar(
             sa.select(sa.literal(True)).where(
                 sa.or_(
@@ -779,4 +827,38 @@ class SqlContactPolicy:
     async def unblock(self, blocker: uuid.UUID, blocked: uuid.UUID) -> None:
         await self._session.execute(
             sa.delete(blocks).where(blocks.c.blocker_id == blocker, blocks.c.blocked_id == blocked)
+        )
+
+    async def set_profile(
+        self,
+        user_id: uuid.UUID,
+        *,
+        username: str,
+        display_name: str,
+        avatar_url: str | None,
+        avatar_blurhash: str | None,
+        deactivated: bool,
+        version: int,
+    ) -> None:
+        """Version-checked: a stale or redelivered snapshot changes nothing."""
+        values = {
+            "username": username, "display_name": display_name, "avatar_url": avatar_url,
+            "avatar_blurhash": avatar_blurhash, "deactivated": deactivated, "version": version,
+        }  # fmt: skip
+        await self._session.execute(
+            insert(profiles)
+            .values(user_id=user_id, **values)
+            .on_conflict_do_update(
+                index_elements=["user_id"], set_=values, where=profiles.c.version < version
+            )
+        )
+
+    async def drop_profile(self, user_id: uuid.UUID) -> None:
+        await self._session.execute(sa.delete(profiles).where(profiles.c.user_id == user_id))
+
+    async def set_account_deactivated(self, user_id: uuid.UUID, deactivated: bool) -> None:
+        await self._session.execute(
+            insert(profiles)
+            .values(user_id=user_id, account_deactivated=deactivated)
+            .on_conflict_do_update(index_elements=["user_id"], set_={"account_deactivated": deactivated})
         )
