@@ -108,6 +108,8 @@ async def _live(settings, contexts, monkeypatch, extra: dict[str, str]) -> Async
             "TEMBO_PAYOUT_ACCOUNT_NO": tembo.payout_account,
             # The withdrawal tests fund wallets directly, from no number: review is tested on its own.
             "WITHDRAWAL_REVIEW_UNVERIFIED": "false",
+            # ... and funded users have no registration in payments' replica: tested on its own too.
+            "YOUNG_ACCOUNT_DAYS": "0",
             **extra,
         }.items():
             monkeypatch.setenv(f"NEXGATE_PAYMENTS_{name}", value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -459,3 +460,48 @@ async def test_holds_unreleased_after_max_hold_days_wait_in_the_admin_queue(clie
     assert [h["id"] for h in queue["items"]] == [str(old.holds[0].id)]
     assert queue["items"][0]["status"] == "held"  # listed, never released on its own
     assert await balance(runtime, AccountRef.escrow(old.holds[0].id, KES)) == kes(1000).amount
+
+
+async def test_a_young_or_unknown_account_waits_for_review(runtime) -> None:
+    """``young_account``: registered less than ``young_account_days`` ago, or not known to
+    payments yet (auth's ``user_registered`` not consumed): in review, money reserved."""
+    limits = WithdrawalLimits({KES: 1000}, {KES: 10_000_000}, young_account_days=7)
+    uow = sql_unit_of_work(runtime.database().sessions)
+    provider = AcceptingProvider()
+    now = runtime.clock.now()
+
+    async def withdraw(user: uuid.UUID, key: str):
+        return await payouts.request_withdrawal(
+            uow=uow,
+            clock=runtime.clock,
+            providers={"mpesa": provider},
+            result_url="x",
+            timeout_url="x",
+            user_id=user,
+            amount=kes(100),
+            phone="0712345678",
+            idempotency_key=key,
+            limits=limits,
+        )
+
+    unknown, young, old = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for user in (unknown, young, old):
+        await fund(runtime, user, 1000)
+    await payouts.record_registration(uow=uow, user_id=young, registered_at=now - timedelta(days=6, hours=23))
+    await payouts.record_registration(uow=uow, user_id=old, registered_at=now - timedelta(days=7, minutes=1))
+    # The first registration stands: a later one does not make the account young again.
+    await payouts.record_registration(uow=uow, user_id=old, registered_at=now)
+    waiting = [await withdraw(unknown, "y1"), await withdraw(young, "y2")]
+    assert [p.status for p in waiting] == [PayoutStatus.IN_REVIEW] * 2
+    assert await balance(runtime, AccountRef.payouts_in_flight(KES)) == kes(200).amount
+    sent = await withdraw(old, "y3")
+    assert sent.status is PayoutStatus.PENDING
+    assert provider.sent == [str(sent.id)]
+    async with runtime.database().sessions() as session:
+        reasons = (
+            await session.execute(
+                sa.text("SELECT payload FROM payments.outbox WHERE tag = 'payments.payout_in_review.v1'")
+            )
+        ).scalars()
+        assert sorted(msgspec.json.decode(r)["reason"] for r in reasons) == ["young_account"] * 2
+    assert await problems(runtime) == []

@@ -193,3 +193,35 @@ async def test_delivery_of_an_intent_commerce_does_not_own_moves_nothing_and_is_
     assert await entries(runtime) == before
     assert await statuses(runtime, booking, EVENTS) == [HoldStatus.HELD]
     await handled(runtime, 0)  # the claim rolled back with the failure
+
+
+async def test_user_registered_fills_the_account_age_replica_once(runtime, publish) -> None:
+    from nexgate.contracts.auth import UserRegistered
+    from nexgate.payments.adapters.sql.models import account_ages
+
+    def registered(user: uuid.UUID, at: datetime) -> UserRegistered:
+        return UserRegistered(
+            user_id=user,
+            display_name="Asha",
+            locale="sw",
+            email_verified=True,
+            phone_verified=False,
+            registered_via="email",
+            registered_at=at,
+        )
+
+    async def ages() -> dict[uuid.UUID, datetime]:
+        async with runtime.database().sessions() as session:
+            rows = await session.execute(sa.select(account_ages.c.user_id, account_ages.c.registered_at))
+            return {r.user_id: r.registered_at for r in rows}
+
+    user, other = uuid.uuid4(), uuid.uuid4()
+    first = registered(user, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    await publish(first)
+    await handled(runtime, 1)
+    assert await ages() == {user: first.registered_at}
+    # The same message again, and another registration of the same account: the first stands.
+    await redeliver(runtime, publish, first, registered(user, datetime.now(UTC)), 2)
+    await publish(registered(other, datetime(2026, 11, 1, tzinfo=UTC)))
+    await handled(runtime, 3)
+    assert await ages() == {user: first.registered_at, other: datetime(2026, 11, 1, tzinfo=UTC)}

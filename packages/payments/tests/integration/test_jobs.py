@@ -54,6 +54,7 @@ async def test_the_collection_job_settles_an_attempt_whose_callback_never_came(
         "payments.reconcile_mpesa_payouts",
         "payments.reconcile_selcom_collections",
         "payments.reconcile_tembo_collections",
+        "payments.compare_tembo_statement",
         "payments.reconcile_tz_payouts",
         "payments.release_due_holds",
     }

@@ -295,3 +295,26 @@ async def test_tz_payout_forged_callback_changes_nothing(case: Case, live, runti
     )
     assert wrong_token.status_code == 404
     assert await problems(runtime) == []
+
+
+async def test_tembo_statement_comparison_matches_the_ledger_and_reports_drift(live, runtime, bearer) -> None:
+    """The daily job: Tembo's disbursement and collection statements (fee rows included)
+    against our records; what matches is quiet, what does not is reported."""
+    from nexgate.payments.adapters.jobs import payment_jobs
+    from nexgate.payments.testing.fake_tembo import Collection
+
+    user = uuid.uuid4()
+    await fund(runtime, user, 50_000)
+    paid = await withdraw(live, bearer, user, 20_000, TEMBO.phone("678"))
+    await live.tembo.settle()
+    [job] = [j for j in payment_jobs(runtime) if j.name == "payments.compare_tembo_statement"]
+    assert await job.run() == {"rows": 1, "drift": 0, "fees": 0}
+    # Tembo reports a collection we never made (with its fee row) and another payout amount.
+    live.tembo.collections["ABCDEF123456"] = Collection(
+        "ABCDEF123456", "T1", "255682345000", 10_000, "", status="PAYMENT_ACCEPTED"
+    )
+    live.tembo.payouts[paid["id"]].amount = 20_001
+    result = await job.run()
+    assert result == {"rows": 3, "drift": 2, "fees": 150}
+    assert [kind for kind, _ in live.tembo.requests].count("disbursement_statement") == 2
+    assert await problems(runtime) == []  # reported, never corrected by the job

@@ -161,3 +161,33 @@ def test_a_failed_daraja_callback_has_no_metadata() -> None:
 def test_a_body_that_is_not_an_stk_callback_is_malformed(body) -> None:
     with pytest.raises(MalformedRequest):
         daraja().parse_collection_callback(body)
+
+
+def test_review_reason_rules_amount_unverified_number_and_young_account() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from nexgate.payments.domain.payouts import WithdrawalLimits, review_reason
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    old = now - timedelta(days=30)
+    limits = WithdrawalLimits(
+        {"KES": 1000},
+        {"KES": 10**9},
+        review_above={"KES": 50_000_00},
+        review_unverified=True,
+        young_account_days=7,
+    )
+
+    def reason(minor: int, *, verified: bool = True, registered_at: datetime | None = old) -> str | None:
+        return review_reason(
+            Money(minor, "KES"), limits, number_verified=verified, registered_at=registered_at, now=now
+        )
+
+    assert reason(50_000_00) is None  # at the threshold: not above it
+    assert reason(50_000_01) == "large_amount"
+    assert reason(100_00, verified=False) == "unverified_number"
+    assert reason(100_00, registered_at=now - timedelta(days=6)) == "young_account"
+    assert reason(100_00, registered_at=now - timedelta(days=7)) is None
+    assert reason(100_00, registered_at=None) == "young_account"  # unknown counts as young
+    off = WithdrawalLimits({"KES": 1000}, {"KES": 10**9})
+    assert review_reason(Money(10**8, "KES"), off, number_verified=False, registered_at=None, now=now) is None

@@ -124,6 +124,15 @@ class QueryablePayoutProvider(PayoutProvider, Protocol):
     async def query_payout(self, reference: str, provider_ref: str | None) -> CollectionStatus: ...
 
 
+@runtime_checkable
+class StatusByCallbackPayoutProvider(QueryablePayoutProvider, Protocol):
+    """A payout provider whose status query is only acknowledged (Daraja's Transaction
+    Status): ``query_payout`` answers ``PENDING`` and the answer arrives as a callback, read by
+    ``parse_payout_status``. Its payout results carry the amount and are applied as they come."""
+
+    def parse_payout_status(self, body: object) -> PayoutCallback: ...
+
+
 __all__ = [
     "CollectionCallback",
     "CollectionStatus",
@@ -136,6 +145,7 @@ __all__ = [
     "ProviderRejected",
     "ProviderUnreachable",
     "QueryablePayoutProvider",
+    "StatusByCallbackPayoutProvider",
 ]
 
 
@@ -204,6 +214,8 @@ class PayoutStore(Protocol):
         self, status: str, *, after: tuple[datetime, _uuid.UUID] | None, limit: int
     ) -> list[Payout]: ...
     async def number_verified(self, user_id: _uuid.UUID, phone: str) -> bool: ...
+    async def registered_at(self, user_id: _uuid.UUID) -> datetime | None: ...
+    async def record_registration(self, user_id: _uuid.UUID, registered_at: datetime) -> None: ...
 
 
 class MethodStore(Protocol):

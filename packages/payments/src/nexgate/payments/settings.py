@@ -89,6 +89,8 @@ class PaymentsSettings(NexgateSettings):
     tembo_payout_account_no: str = ""
     #: Webhooks may come "seconds to hours" later: ask the status after this long.
     tembo_reconcile_after_s: float = 120.0
+    #: How often the Tembo statements are compared with our records (daily).
+    tembo_statement_interval_s: float = 86_400.0
 
     # -- withdrawals ------------------------------------------------------------------------
     #: Smallest and largest single withdrawal per currency, in minor units.
@@ -101,6 +103,9 @@ class PaymentsSettings(NexgateSettings):
     withdrawal_review_above: dict[str, int] = {"KES": 50_000_00, "TZS": 1_000_000_00}
     #: A withdrawal to a number the user never paid from waits for an admin.
     withdrawal_review_unverified: bool = True
+    #: A withdrawal from an account younger than this (days since auth's ``user_registered``;
+    #: unknown counts as young) waits for an admin. 0 turns the rule off.
+    young_account_days: int = 7
     #: Withdrawal requests per user per hour (429 with Retry-After beyond).
     withdrawals_per_hour: int = 10
     #: Seconds after which an unsettled payout is looked at by reconciliation.

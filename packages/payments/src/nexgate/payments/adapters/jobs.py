@@ -12,7 +12,8 @@ from nexgate.kernel.messaging.scheduler import Job
 from nexgate.kernel.runtime import Runtime
 from nexgate.payments.adapters.providers import build_daraja, build_sandbox, build_selcom, build_tembo
 from nexgate.payments.adapters.sql.repository import sql_unit_of_work
-from nexgate.payments.application import collection, escrow, payouts
+from nexgate.payments.application import collection, escrow, payouts, statements
+from nexgate.payments.ports import ProviderRejected, ProviderUnreachable
 from nexgate.payments.settings import PaymentsSettings
 
 log = structlog.get_logger("nexgate.payments.jobs")
@@ -78,12 +79,13 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
         )
 
     async def reconcile_payouts() -> int:
-        """Payouts still without a result: never resent; unacknowledged ones go to the admin
-        queue as ``ambiguous``, and every one is reported until its result arrives."""
-        stale = await payouts.stale_payouts(
+        """B2C payouts still without a result: never resent; unacknowledged ones become
+        ``ambiguous``, and Daraja's Transaction Status is asked for each (its answer comes
+        back to ``/callbacks/mpesa-b2c-status`` and settles the payout once)."""
+        stale = await payouts.reconcile_payouts(
             uow=uow,
             clock=runtime.clock,
-            provider="mpesa",
+            provider=daraja,
             older_than=timedelta(seconds=settings.payout_reconcile_after_s),
         )
         if stale:
@@ -107,6 +109,26 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
             counts[provider.name] = len(checked)
         return counts
 
+    async def compare_tembo_statement() -> dict[str, int]:
+        """Yesterday's and today's Tembo statements (collections with their fee rows, and
+        disbursements) against our records; drift is logged for a person to look at."""
+        today = runtime.clock.now().date()
+        try:
+            rows = {
+                kind: await tembo.statement(kind, today - timedelta(days=1), today)
+                for kind in ("collection", "disbursement")
+            }
+        except (ProviderUnreachable, ProviderRejected) as exc:
+            log.warning("payments.tembo_statement_unavailable", error=str(exc))
+            return {"rows": 0, "drift": 0}
+        drift = await statements.compare_tembo_statement(
+            uow=uow, collection_rows=rows["collection"], disbursement_rows=rows["disbursement"]
+        )
+        if drift.problems:
+            log.warning("payments.tembo_statement_drift", problems=drift.problems)
+        log.info("payments.tembo_statement_compared", rows=drift.rows, fees=drift.fees_major)
+        return {"rows": drift.rows, "drift": len(drift.problems), "fees": drift.fees_major}
+
     async def release_due() -> int:
         """Holds whose ``auto_release_at`` passed, or whose release key (an event) ended more
         than the grace window ago; disputed holds are never picked."""
@@ -122,6 +144,7 @@ def payment_jobs(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
         Job("payments.reconcile_tz_payouts", settings.reconcile_interval_s, reconcile_tz_payouts),
         Job("payments.reconcile_selcom_collections", settings.reconcile_interval_s, reconcile_selcom),
         Job("payments.reconcile_tembo_collections", settings.reconcile_interval_s, reconcile_tembo),
+        Job("payments.compare_tembo_statement", settings.tembo_statement_interval_s, compare_tembo_statement),
     ]
     if sandbox is not None:
         jobs.append(

@@ -23,6 +23,10 @@ def build_daraja(settings: PaymentsSettings) -> DarajaProvider:
         initiator_name=settings.mpesa_initiator_name,
         initiator_password=settings.mpesa_initiator_password,
         certificate_pem=settings.mpesa_certificate_pem,
+        status_result_url=(
+            f"{settings.callback_base_url.rstrip('/')}/api/v1/payments/callbacks/mpesa-b2c-status/"
+            f"{settings.callback_token}"
+        ),
     )
 
 

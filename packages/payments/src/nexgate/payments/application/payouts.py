@@ -40,6 +40,7 @@ from nexgate.payments.ports import (
     ProviderRejected,
     ProviderUnreachable,
     QueryablePayoutProvider,
+    StatusByCallbackPayoutProvider,
     UnitOfWork,
 )
 
@@ -53,6 +54,13 @@ _REASONS = {
 
 #: A callback URL, or one per provider (each provider's results arrive on its own path).
 CallbackUrl = str | Callable[[str], str]
+
+
+def _asks_status(provider: PayoutProvider) -> bool:
+    """Whether a result callback is only a hint to ask the status API (Tembo, Selcom)."""
+    return isinstance(provider, QueryablePayoutProvider) and not isinstance(
+        provider, StatusByCallbackPayoutProvider
+    )
 
 
 def _url(url: CallbackUrl, provider: str) -> str:
@@ -124,7 +132,11 @@ async def request_withdrawal(
         )
         check_daily(amount, limits, count, total)
         reason = review_reason(
-            amount, limits, number_verified=await tx.payouts.number_verified(user_id, e164)
+            amount,
+            limits,
+            number_verified=await tx.payouts.number_verified(user_id, e164),
+            registered_at=await tx.payouts.registered_at(user_id),
+            now=now,
         )
         if reason is not None:
             payout.status = PayoutStatus.IN_REVIEW
@@ -340,7 +352,7 @@ async def _process_result(
         # A provider with a status API is asked (its callbacks carry no amount); the answer's
         # amount is checked in resolve_payout.
         wrong_amount = (
-            not isinstance(provider, QueryablePayoutProvider)
+            not _asks_status(provider)
             and parsed.outcome is ProviderOutcome.SUCCEEDED
             and parsed.amount_major != payout.amount.to_major_units_whole()
         )
@@ -348,7 +360,8 @@ async def _process_result(
             payout.suspicious = True
             await tx.payouts.update(payout, clock.now())
             return "mismatch"
-    if isinstance(provider, QueryablePayoutProvider):
+    if _asks_status(provider):
+        assert isinstance(provider, QueryablePayoutProvider)
         resolved = await resolve_payout(uow=uow, clock=clock, provider=provider, payout_id=payout_id)
         return resolved.status.value
     settled = await _settle(
@@ -361,6 +374,60 @@ async def _process_result(
         provider_ref=parsed.provider_ref,
     )
     return settled.status.value
+
+
+async def handle_payout_status(
+    *, uow: UnitOfWork, clock: Clock, provider: StatusByCallbackPayoutProvider, body: object
+) -> str:
+    """The answer to a status query sent by ``resolve_payout`` (Daraja's Transaction Status
+    result): stored, then applied once if final. It is about the payout our reference names;
+    a success must carry the payout's amount, else the payout is flagged and nothing moves. An
+    answer that is not final (the query failed, the payout is not found yet) changes nothing."""
+    from nexgate.payments.application.collection import _redact
+
+    parsed = provider.parse_payout_status(body)
+    async with uow() as tx:
+        callback_id = await tx.store.record_callback(
+            provider=provider.name, kind="payout_status", body=_redact(body), provider_ref=parsed.provider_ref
+        )
+    outcome = await _apply_status(uow, clock, parsed)
+    async with uow() as tx:
+        await tx.store.set_callback_outcome(callback_id, outcome)
+    return outcome
+
+
+async def _apply_status(uow: UnitOfWork, clock: Clock, parsed: PayoutCallback) -> str:
+    payout_id = _payout_id(parsed.reference)
+    async with uow() as tx:
+        payout = None if payout_id is None else await tx.payouts.get(payout_id)
+    if payout is None:
+        return "unknown"
+    if payout.status in FINAL_PAYOUT:
+        return "final"
+    if payout.status is PayoutStatus.IN_REVIEW or parsed.outcome is ProviderOutcome.PENDING:
+        return "pending"
+    if (
+        parsed.outcome is ProviderOutcome.SUCCEEDED
+        and parsed.amount_major != payout.amount.to_major_units_whole()
+    ):
+        await _flag(uow, clock, parsed.reference)
+        return "mismatch"
+    settled = await _settle(
+        uow,
+        clock,
+        payout.id,
+        parsed.outcome,
+        reason=_REASONS.get(parsed.code, "provider_failed"),
+        receipt=parsed.receipt,
+    )
+    return settled.status.value
+
+
+async def record_registration(*, uow: UnitOfWork, user_id: uuid.UUID, registered_at: datetime) -> None:
+    """Remember when an account was registered (auth's ``user_registered``), for the young
+    account review rule; the first one stands."""
+    async with uow() as tx:
+        await tx.payouts.record_registration(user_id, registered_at)
 
 
 async def get_withdrawal(*, uow: UnitOfWork, user_id: uuid.UUID, payout_id: uuid.UUID) -> Payout:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from nexgate.kernel.errors import Conflict, FieldProblem, NotFound, ValidationFailed
@@ -68,6 +68,9 @@ class WithdrawalLimits:
     per_day: int = 0
     review_above: dict[str, int] = field(default_factory=dict)
     review_unverified: bool = False
+    #: An account younger than this many days (or whose registration payments has not heard
+    #: of yet) waits for an admin; 0 turns the rule off.
+    young_account_days: int = 0
 
 
 def check_daily(amount: Money, limits: WithdrawalLimits, count_today: int, total_today: int) -> None:
@@ -87,13 +90,27 @@ def check_daily(amount: Money, limits: WithdrawalLimits, count_today: int, total
         )
 
 
-def review_reason(amount: Money, limits: WithdrawalLimits, *, number_verified: bool) -> str | None:
-    """Why this withdrawal waits for an admin, or None."""
+def review_reason(
+    amount: Money,
+    limits: WithdrawalLimits,
+    *,
+    number_verified: bool,
+    registered_at: datetime | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """Why this withdrawal waits for an admin, or None. An account whose registration is
+    unknown (``registered_at`` None: auth's message not consumed yet) counts as young."""
     threshold = limits.review_above.get(amount.currency)
     if threshold is not None and amount.amount > threshold:
         return "large_amount"
     if limits.review_unverified and not number_verified:
         return "unverified_number"
+    if limits.young_account_days > 0 and (
+        registered_at is None
+        or now is None
+        or now - registered_at < timedelta(days=limits.young_account_days)
+    ):
+        return "young_account"
     return None
 
 

@@ -18,7 +18,14 @@
   Acks with a ``ConversationID``, then POSTs the ``Result`` to ``ResultURL``. Scenario by
   ``PartyB`` suffix: ``001`` our account lacks funds (1), ``201`` bad initiator (2001),
   ``999`` no result, ``222`` the result twice, ``504`` the ack comes after ``slow_ack_s``
-  (the client times out) but the payout goes through and its result is sent.
+  (the client times out) but the payout goes through and its result is sent, ``505`` the
+  same timeout but no result (only the Transaction Status query tells).
+- Transaction Status at ``/mpesa/transactionstatus/v1/query`` (Bearer, initiator and
+  credential, ``CommandID`` ``TransactionStatusQuery``, ``PartyA``, ``IdentifierType`` 4,
+  ``ResultURL``, an ``OriginalConversationID`` or ``TransactionID``): acks, then POSTs the
+  result to ``ResultURL`` with ``TransactionStatus`` ``Completed``/``Failed``, the ``Amount``
+  and ``Occasion`` echoed in ``ReferenceData``; a payout it does not know or not final yet
+  gets ``ResultCode`` 2001 "no transaction". ``forge_status_result`` posts one it never sent.
 """
 
 from __future__ import annotations
@@ -140,6 +147,17 @@ class FakeDaraja:
         async with httpx.AsyncClient(timeout=10) as client:
             return await client.post(url, json=_b2c_result_body(forged))
 
+    async def forge_status_result(self, url: str, *, originator_id: str, amount: int) -> httpx.Response:
+        forged = B2CPayout(originator_id, "AG_FORGED", "254700000000", amount, url, 0, "ok", "FORGED0001")
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.post(url, json=_status_result_body(forged, originator_id))
+
+    async def _post_later(self, url: str, body: dict[str, Any]) -> None:
+        await asyncio.sleep(self.callback_delay_s)
+        async with httpx.AsyncClient(timeout=10) as client:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(url, json=body)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -153,7 +171,7 @@ class FakeDaraja:
         )
         if payout.result_code == 0:
             payout.transaction_id = "B" + secrets.token_hex(5).upper()
-        if suffix == "999":
+        if suffix in ("999", "505"):
             return
         async with httpx.AsyncClient(timeout=10) as client:
             for _ in range(2 if suffix == "222" else 1):
@@ -213,7 +231,7 @@ class FakeDaraja:
         await asyncio.sleep(self.callback_delay_s)
         self._finish(push)
         suffix = push.msisdn[-3:]
-        if suffix == "999":
+        if suffix in ("999", "505"):
             return
         times = 2 if suffix == "222" else 1
         async with httpx.AsyncClient(timeout=10) as client:
@@ -370,7 +388,7 @@ class FakeDaraja:
             )
             fake.payouts[originator] = payout
             fake._spawn(fake._deliver_b2c(payout))
-            if party_b.endswith("504"):
+            if party_b.endswith(("504", "505")):
                 await asyncio.sleep(fake.slow_ack_s)
             return Response(
                 {
@@ -381,7 +399,46 @@ class FakeDaraja:
                 }
             )
 
-        return Litestar([oauth, stk_push, stk_query, b2c], debug=False, logging_config=None)
+        @post("/mpesa/transactionstatus/v1/query", status_code=200)
+        async def transaction_status(request: Request[Any, Any, Any]) -> Response[Any]:
+            if not fake._authorised(request):
+                return invalid_token()
+            body = await request.json()
+            fake.requests.append(("transaction_status", body))
+            if body.get("Initiator") != fake.initiator_name or not fake._credential_ok(
+                body.get("SecurityCredential")
+            ):
+                return bad_request("Invalid Initiator Information")
+            if body.get("CommandID") != "TransactionStatusQuery":
+                return bad_request("Invalid CommandID")
+            if str(body.get("PartyA")) != fake.b2c_shortcode or str(body.get("IdentifierType")) != "4":
+                return bad_request("Invalid PartyA")
+            for name in ("ResultURL", "QueueTimeOutURL"):
+                if not body.get(name):
+                    return bad_request(f"Invalid {name}")
+            original, receipt = body.get("OriginalConversationID"), body.get("TransactionID")
+            if not original and not receipt:
+                return bad_request("Invalid TransactionID")
+            found = fake.payouts.get(str(original)) or next(
+                (p for p in fake.payouts.values() if receipt and p.transaction_id == receipt), None
+            )
+            fake._spawn(
+                fake._post_later(
+                    str(body["ResultURL"]), _status_result_body(found, str(body.get("Occasion", "")))
+                )
+            )
+            return Response(
+                {
+                    "OriginatorConversationID": secrets.token_hex(8),
+                    "ConversationID": f"AG_{secrets.token_hex(8).upper()}",
+                    "ResponseCode": "0",
+                    "ResponseDescription": "Accept the service request successfully.",
+                }
+            )
+
+        return Litestar(
+            [oauth, stk_push, stk_query, b2c, transaction_status], debug=False, logging_config=None
+        )
 
 
 def _callback_body(push: Push) -> dict[str, Any]:
@@ -429,6 +486,32 @@ def _b2c_result_body(payout: B2CPayout) -> dict[str, Any]:
                 {"Key": "B2CChargesPaidAccountAvailableFunds"},
             ]
         }
+    return {"Result": result}
+
+
+def _status_result_body(payout: B2CPayout | None, occasion: str) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ResultType": 0,
+        "OriginatorConversationID": secrets.token_hex(8),
+        "ConversationID": f"AG_{secrets.token_hex(8).upper()}",
+        "TransactionID": secrets.token_hex(5).upper(),
+        "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": occasion}},
+    }
+    if payout is None or payout.result_code is None:
+        result.update(ResultCode=2001, ResultDesc="No transaction found.")
+        return {"Result": result}
+    result.update(ResultCode=0, ResultDesc="The service request is processed successfully.")
+    result["ResultParameters"] = {
+        "ResultParameter": [
+            {"Key": "DebitPartyName", "Value": "600000 - Nexgate"},
+            {"Key": "CreditPartyName", "Value": f"{payout.msisdn} - Jane Doe"},
+            {"Key": "OriginatorConversationID", "Value": payout.originator_id},
+            {"Key": "ReceiptNo", "Value": payout.transaction_id or ""},
+            {"Key": "TransactionStatus", "Value": "Completed" if payout.result_code == 0 else "Failed"},
+            {"Key": "Amount", "Value": payout.amount},
+            {"Key": "ReasonType", "Value": "Business Payment to Individual via API"},
+        ]
+    }
     return {"Result": result}
 
 

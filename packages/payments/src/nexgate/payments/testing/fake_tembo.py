@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ class FakeTembo:
     payout_account: str = "fake-tembo-disbursement"
     callback_delay_s: float = 0.05
     slow_ack_s: float = 1.0
+    fee_bps: int = 150
     collections: dict[str, Collection] = field(default_factory=dict)
     payouts: dict[str, Collection] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -108,6 +110,49 @@ class FakeTembo:
             return
         for _ in range(2 if suffix == "222" else 1):
             await self._webhook(c)
+
+    def statement_rows(self, kind: str) -> list[dict[str, Any]]:
+        """Statement rows (peers.md 2.3) of every accepted transaction: a collection is a CR
+        row plus the service fee as its own DR row ``<ref>-PAYIN`` (``fee_bps``, whole
+        shillings); a payout is a DR row."""
+        rows: list[dict[str, Any]] = []
+        day = time.strftime("%Y-%m-%d")
+        found = self.collections if kind == "collection" else self.payouts
+        for c in found.values():
+            if c.status != "PAYMENT_ACCEPTED":
+                continue
+            base = {"valueDate": day, "txnDate": day, "narration": c.msisdn, "balance": 0}
+            if kind == "collection":
+                rows.append(
+                    {
+                        **base,
+                        "tranRefNo": c.ref,
+                        "debitOrCredit": "CR",
+                        "amountCredited": c.amount,
+                        "amountDebited": 0,
+                    }
+                )
+                fee = c.amount * self.fee_bps // 10_000
+                rows.append(
+                    {
+                        **base,
+                        "tranRefNo": f"{c.ref}-PAYIN",
+                        "debitOrCredit": "DR",
+                        "amountCredited": 0,
+                        "amountDebited": fee,
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        **base,
+                        "tranRefNo": c.ref,
+                        "debitOrCredit": "DR",
+                        "amountCredited": 0,
+                        "amountDebited": c.amount,
+                    }
+                )
+        return rows
 
     def payout_requests(self) -> list[dict[str, Any]]:
         return [body for kind, body in self.requests if kind == "payout"]
@@ -220,4 +265,27 @@ class FakeTembo:
                 {"statusCode": c.status, "transactionId": c.transaction_id, "transactionRef": c.ref}
             )
 
-        return Litestar(route_handlers=[collection, status, payout, payout_status])
+        @post("/wallet/collection-statement", status_code=200)
+        async def collection_statement(request: Request[Any, Any, Any]) -> Response[Any]:
+            if not authorised(request):
+                return error(401, "unauthorized", "missing or wrong x- headers")
+            self.requests.append(("collection_statement", await request.json()))
+            return Response({"statement": self.statement_rows("collection")})
+
+        @post("/wallet/disbursement-statement", status_code=200)
+        async def disbursement_statement(request: Request[Any, Any, Any]) -> Response[Any]:
+            if not authorised(request):
+                return error(401, "unauthorized", "missing or wrong x- headers")
+            self.requests.append(("disbursement_statement", await request.json()))
+            return Response({"statement": self.statement_rows("disbursement")})
+
+        return Litestar(
+            route_handlers=[
+                collection,
+                status,
+                payout,
+                payout_status,
+                collection_statement,
+                disbursement_statement,
+            ]
+        )

@@ -50,7 +50,12 @@ from nexgate.payments.application import collection, escrow, payouts, wallets
 from nexgate.payments.application.collection import Actor
 from nexgate.payments.domain.intents import AttemptNotFound, HoldStatus
 from nexgate.payments.domain.payouts import WithdrawalLimits
-from nexgate.payments.ports import MobileMoneyProvider, PayoutProvider, UnitOfWork
+from nexgate.payments.ports import (
+    MobileMoneyProvider,
+    PayoutProvider,
+    StatusByCallbackPayoutProvider,
+    UnitOfWork,
+)
 from nexgate.payments.settings import PaymentsSettings
 
 MAX_CALLBACK_BYTES = 64 * 1024
@@ -93,6 +98,7 @@ class PaymentsService:
             per_day=s.withdrawals_per_day,
             review_above=s.withdrawal_review_above,
             review_unverified=s.withdrawal_review_unverified,
+            young_account_days=s.young_account_days,
         )
 
 
@@ -548,7 +554,8 @@ _SELCOM_ACK: dict[str, object] = {
 
 class CallbackController(Controller):
     """Provider callbacks: no JWT; a secret path token, then confirmation with the provider.
-    One path per provider and kind: ``mpesa``, ``mpesa-b2c``, ``mpesa-b2c-timeout``,
+    One path per provider and kind: ``mpesa``, ``mpesa-b2c``, ``mpesa-b2c-status``,
+    ``mpesa-b2c-timeout``,
     ``selcom``, ``selcom-payout``, ``tembo``, ``tembo-payout``, ``sandbox``,
     ``sandbox-payout``; anything else is 404."""
 
@@ -603,6 +610,12 @@ class CallbackController(Controller):
             await payouts.handle_payout_result(
                 uow=uow, clock=clock, provider=payments.payout_providers["mpesa"], body=body
             )
+            return _DARAJA_ACK
+        if provider == "mpesa-b2c-status":
+            daraja = payments.payout_providers.get("mpesa")
+            if not isinstance(daraja, StatusByCallbackPayoutProvider):
+                raise NotFound("Not found.")
+            await payouts.handle_payout_status(uow=uow, clock=clock, provider=daraja, body=body)
             return _DARAJA_ACK
         if provider == "mpesa-b2c-timeout":
             # Recorded only: the payout stays unsettled (money in flight) until its result.

@@ -14,13 +14,14 @@ from datetime import timedelta
 from faststream.rabbit import RabbitRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nexgate.contracts.auth import UserRegistered
 from nexgate.contracts.commerce import OrderCancelled, OrderDelivered
 from nexgate.contracts.events import BookingCancelled, EventCancelled, EventCompleted
 from nexgate.kernel.messaging.consumer import consumer
 from nexgate.kernel.runtime import Runtime
 from nexgate.payments.adapters.sql.models import tables
 from nexgate.payments.adapters.sql.repository import session_unit_of_work
-from nexgate.payments.application import escrow
+from nexgate.payments.application import escrow, payouts
 from nexgate.payments.application.collection import Actor
 from nexgate.payments.settings import PaymentsSettings
 
@@ -34,6 +35,14 @@ def build_router(runtime: Runtime, settings: PaymentsSettings | None = None) -> 
     router = RabbitRouter()
     wiring = runtime.consumer_wiring("payments", tables)
     clock = runtime.clock
+
+    @consumer(router, wiring)
+    async def on_user_registered(message: UserRegistered, session: AsyncSession) -> None:
+        """Remember when the account was registered: a withdrawal from a young account waits
+        for an admin (``YOUNG_ACCOUNT_DAYS``)."""
+        await payouts.record_registration(
+            uow=session_unit_of_work(session), user_id=message.user_id, registered_at=message.registered_at
+        )
 
     @consumer(router, wiring)
     async def on_order_delivered(message: OrderDelivered, session: AsyncSession) -> None:

@@ -39,6 +39,9 @@ def _msisdn(e164: str) -> str:
 
 class DarajaProvider:
     name = "mpesa"
+    #: A B2C result carries our id, the ConversationID and the amount, so it is applied as
+    #: it comes; the Transaction Status query answers by a callback of its own (below).
+    results_are_final = True
 
     def __init__(
         self,
@@ -55,7 +58,9 @@ class DarajaProvider:
         initiator_name: str = "",
         initiator_password: str = "",
         certificate_pem: str = "",
+        status_result_url: str = "",
     ) -> None:
+        self._status_result_url = status_result_url
         self._b2c_shortcode = b2c_shortcode
         self._initiator_name = initiator_name
         self._initiator_password = initiator_password
@@ -280,14 +285,7 @@ class DarajaProvider:
             or not isinstance(code, int | str)
         ):
             raise MalformedRequest("Not a B2C result.")
-        params: dict[str, Any] = {}
-        container = result.get("ResultParameters")
-        if isinstance(container, dict):
-            items = container.get("ResultParameter")
-            if isinstance(items, dict):
-                items = [items]
-            if isinstance(items, list):
-                params = {str(i.get("Key")): i.get("Value") for i in items if isinstance(i, dict)}
+        params = _items(result.get("ResultParameters"), "ResultParameter")
         amount = params.get("TransactionAmount")
         receipt = params.get("TransactionReceipt") or result.get("TransactionID")
         return PayoutCallback(
@@ -300,3 +298,81 @@ class DarajaProvider:
             else None,
             receipt=str(receipt) if receipt else None,
         )
+
+    async def query_payout(self, reference: str, provider_ref: str | None) -> CollectionStatus:
+        """Ask Daraja's Transaction Status about a B2C payout under our
+        ``OriginatorConversationID``. Daraja only acknowledges here: the answer is POSTed to
+        ``status_result_url`` (``parse_payout_status``), so this is always ``PENDING``."""
+        if not self._status_result_url:
+            raise ProviderRejected("M-Pesa status queries are not configured", code="not_configured")
+        response = await self._post(
+            "/mpesa/transactionstatus/v1/query",
+            {
+                "Initiator": self._initiator_name,
+                "SecurityCredential": self.security_credential(),
+                "CommandID": "TransactionStatusQuery",
+                "OriginalConversationID": reference,
+                "PartyA": self._b2c_shortcode,
+                "IdentifierType": "4",
+                "ResultURL": self._status_result_url,
+                "QueueTimeOutURL": self._status_result_url,
+                "Remarks": "Nexgate payout status",
+                # Echoed in the result's ReferenceData: how the answer finds its payout.
+                "Occasion": reference,
+            },
+        )
+        if response.status_code >= 500:
+            raise ProviderUnreachable(f"daraja transaction status answered {response.status_code}")
+        body = response.json() if response.content else {}
+        if response.status_code != 200 or str(body.get("ResponseCode")) != "0":
+            raise ProviderRejected(
+                str(body.get("errorMessage") or body.get("ResponseDescription") or "rejected"),
+                code=str(body.get("errorCode") or body.get("ResponseCode") or response.status_code),
+            )
+        return CollectionStatus(ProviderOutcome.PENDING, code="queried")
+
+    def parse_payout_status(self, body: object) -> PayoutCallback:
+        """A Transaction Status result. A failed query (non-zero ``ResultCode``: not found yet,
+        bad credentials) says nothing about the payout: ``PENDING``, never a failure."""
+        try:
+            result = body["Result"]  # type: ignore[index]
+            code = result["ResultCode"]
+            conversation = result.get("ConversationID") or ""
+        except (KeyError, TypeError, AttributeError):
+            raise MalformedRequest("Not a transaction status result.") from None
+        reference = _items(result.get("ReferenceData"), "ReferenceItem").get("Occasion")
+        if not isinstance(reference, str) or not reference or isinstance(code, bool):
+            raise MalformedRequest("Not a transaction status result.")
+        params = _items(result.get("ResultParameters"), "ResultParameter")
+        status = str(params.get("TransactionStatus") or "")
+        outcome = ProviderOutcome.PENDING
+        if str(code) == "0" and status == "Completed":
+            outcome = ProviderOutcome.SUCCEEDED
+        elif str(code) == "0" and status in _FAILED_STATUSES:
+            outcome = ProviderOutcome.FAILED
+        amount = params.get("Amount")
+        return PayoutCallback(
+            reference=reference,
+            provider_ref=str(conversation),
+            outcome=outcome,
+            code=str(code),
+            amount_major=int(amount)
+            if isinstance(amount, int | float) and float(amount).is_integer()
+            else None,
+            receipt=str(params["ReceiptNo"]) if params.get("ReceiptNo") else None,
+        )
+
+
+_FAILED_STATUSES = frozenset({"Failed", "Declined", "Cancelled", "Expired", "Reversed"})
+
+
+def _items(container: object, name: str) -> dict[str, Any]:
+    """Daraja's ``{"<name>": [{"Key", "Value"}, ...]}`` (or a single item) as a dict."""
+    if not isinstance(container, dict):
+        return {}
+    items = container.get(name)
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return {}
+    return {str(i.get("Key")): i.get("Value") for i in items if isinstance(i, dict)}

@@ -251,6 +251,14 @@ refunds = sa.Table(
 
 #: Withdrawals to mobile money. The amount leaves the wallet (to payouts in flight) in the
 #: transaction that creates the row; a result settles it to clearing or returns it.
+#: A replica of auth's registrations (``auth.user_registered.v1``): how old an account is.
+account_ages = sa.Table(
+    "account_ages",
+    metadata,
+    sa.Column("user_id", UUID, primary_key=True),
+    sa.Column("registered_at", TS, nullable=False),
+)
+
 payouts = sa.Table(
     "payouts",
     metadata,

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexgate.kernel.money import Money
 from nexgate.kernel.sql.keyset import keyset_after
-from nexgate.payments.adapters.sql.models import attempts, payment_methods, payouts
+from nexgate.payments.adapters.sql.models import account_ages, attempts, payment_methods, payouts
 from nexgate.payments.domain.payouts import Payout, PayoutStatus
 
 
@@ -129,6 +130,19 @@ class SqlPayoutStore:
             limit=limit,
         )
         return [_payout(r) for r in (await self._session.execute(stmt)).all()]
+
+    async def registered_at(self, user_id: uuid.UUID) -> datetime | None:
+        found = await self._session.execute(
+            sa.select(account_ages.c.registered_at).where(account_ages.c.user_id == user_id)
+        )
+        return found.scalar()
+
+    async def record_registration(self, user_id: uuid.UUID, registered_at: datetime) -> None:
+        await self._session.execute(
+            pg_insert(account_ages)
+            .values(user_id=user_id, registered_at=registered_at)
+            .on_conflict_do_nothing(index_elements=[account_ages.c.user_id])
+        )
 
     async def number_verified(self, user_id: uuid.UUID, phone: str) -> bool:
         """The user has received a confirmed collection from this number (or saved it as a

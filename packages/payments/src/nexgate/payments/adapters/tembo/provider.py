@@ -11,7 +11,7 @@ Tembo's sandbox: ``/collection/status`` answers with ``transactionRef`` alone.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -161,6 +161,14 @@ class TemboProvider:
             raise ProviderRejected(f"tembo refused the payout: {status}", code=status)
         txn = body.get("transactionId")
         return PayoutAccepted(provider_ref=txn if isinstance(txn, str) and txn else reference)
+
+    async def statement(self, kind: str, start: date, end: date) -> list[dict[str, Any]]:
+        """Statement rows (``kind``: ``collection`` or ``disbursement``) between two dates."""
+        body = await self._call(
+            f"/wallet/{kind}-statement", {"startDate": start.isoformat(), "endDate": end.isoformat()}
+        )
+        rows = body.get("statement", body.get("data", []))
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     async def query_payout(self, reference: str, provider_ref: str | None) -> CollectionStatus:
         payload = {"transactionRef": reference}
