@@ -6,22 +6,13 @@ approves, then blocks. Codes are read as notifications will read them: from the 
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aio_pika
-import msgspec
 import pytest
 
-from nexgate.auth.adapters.crypto.secrets import AesGcmCodeCipher
-from nexgate.auth.settings import AuthSettings
-from nexgate.contracts.auth import OtpRequested
 from nexgate.worker.app import Worker, build_worker
 
-AUTH = "/api/v1/auth"
 P = "/api/v1/profiles"
 HOSTED = ("auth", "profiles", "files")
 
@@ -47,59 +38,9 @@ async def worker(settings, runtime, contexts) -> AsyncIterator[Worker]:
     await worker.stop()
 
 
-@pytest.fixture
-async def codes(settings, runtime, worker) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
-    connection = await aio_pika.connect(settings.rabbitmq_url)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        runtime.naming.exchange("auth"), aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key=OtpRequested.tag())
-    yield queue
-    await connection.close()
-
-
-async def eventually(probe, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await probe()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.1)
-
-
-async def sign_up(client, codes, *, phone: str, name: str, username: str) -> tuple[str, dict[str, str]]:
-    started = await client.post(
-        f"{AUTH}/registrations",
-        json={"phone": phone, "password": "mlima kilimanjaro", "displayName": name, "username": username},
-    )
-    assert started.status_code == 202, started.text
-    challenge_id = started.json()["challengeId"]
-
-    async def my_code() -> str | None:
-        message = await codes.get(no_ack=True, fail=False)
-        if message is None:
-            return None
-        otp = msgspec.json.decode(message.body, type=OtpRequested)
-        assert str(otp.challenge_id) == challenge_id
-        keys, active = AuthSettings().delivery_keys()
-        return AesGcmCodeCipher(keys, active).decrypt(otp.key_id, otp.code_ciphertext, otp.challenge_id)
-
-    code = await eventually(my_code)
-    device = {"deviceId": f"phone-{uuid.uuid4().hex}", "platform": "android"}
-    verified = await client.post(
-        f"{AUTH}/registrations/{challenge_id}/verify", json={"code": code, "device": device}
-    )
-    assert verified.status_code == 201, verified.text
-    body = verified.json()
-    return body["account"]["id"], {"Authorization": f"Bearer {body['accessToken']}"}
-
-
-async def test_private_account_follow_approve_then_block(client, codes) -> None:
-    asha, as_asha = await sign_up(client, codes, phone="0712 345 678", name="Asha", username="asha_tz")
-    juma, as_juma = await sign_up(client, codes, phone="+255 754 321 987", name="Juma", username="juma_dsm")
+async def test_private_account_follow_approve_then_block(client, sign_up, eventually) -> None:
+    asha, as_asha = await sign_up(phone="0712 345 678", name="Asha", username="asha_tz")
+    juma, as_juma = await sign_up(phone="+255 754 321 987", name="Juma", username="juma_dsm")
 
     async def profile_of(username: str, headers: dict[str, str]):
         found = await client.get(f"{P}/by-username/{username}", headers=headers)
