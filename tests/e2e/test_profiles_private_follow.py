@@ -7,7 +7,6 @@ approves, then blocks. Codes are read as notifications will read them: from the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -15,18 +14,6 @@ from nexgate.worker.app import Worker, build_worker
 
 P = "/api/v1/profiles"
 HOSTED = ("auth", "profiles", "files")
-
-
-@pytest.fixture
-async def client(settings, contexts) -> AsyncIterator[Any]:
-    """The api hosting auth, profiles and files (what this journey touches)."""
-    from litestar.testing import AsyncTestClient
-
-    from nexgate.api.asgi import create_app
-
-    app = create_app(settings, contexts=[contexts[name] for name in HOSTED])
-    async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

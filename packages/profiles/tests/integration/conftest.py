@@ -101,19 +101,6 @@ async def worker(settings, runtime) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def client(settings, contexts) -> AsyncIterator[Any]:
-    """The api hosting only profiles and files (the avatar's context): these tests do not
-    depend on the state of unrelated contexts."""
-    from litestar.testing import AsyncTestClient
-
-    from nexgate.api.asgi import create_app
-
-    app = create_app(settings, contexts=[contexts["profiles"], contexts["files"]])
-    async with AsyncTestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 async def publish(worker, runtime) -> Callable[[Contract], Awaitable[None]]:
     """Start the profiles worker on the real broker; ``await publish(message)`` sends a contract
     to its producer's exchange, as that producer's relay would."""

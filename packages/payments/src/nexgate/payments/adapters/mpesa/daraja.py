@@ -16,6 +16,7 @@ import httpx
 
 from nexgate.kernel.errors import MalformedRequest
 from nexgate.kernel.money import Money
+from nexgate.payments.adapters.replies import json_object
 from nexgate.payments.adapters.tls import tls_context
 from nexgate.payments.ports import (
     CollectionCallback,
@@ -149,9 +150,7 @@ class DarajaProvider:
                 "TransactionDesc": description[:13],
             },
         )
-        if response.status_code >= 500:
-            raise ProviderUnreachable(f"daraja stk push answered {response.status_code}")
-        body = response.json()
+        body = json_object(response, "daraja stk push")
         if response.status_code != 200 or str(body.get("ResponseCode")) != "0":
             raise ProviderRejected(
                 str(body.get("errorMessage") or body.get("ResponseDescription") or "rejected"),
@@ -258,9 +257,7 @@ class DarajaProvider:
                 "Occasion": reference[-12:],
             },
         )
-        if response.status_code >= 500:
-            raise ProviderUnreachable(f"daraja b2c answered {response.status_code}")
-        body = response.json() if response.content else {}
+        body = json_object(response, "daraja b2c", empty_ok=True)
         if response.status_code != 200 or str(body.get("ResponseCode")) != "0":
             raise ProviderRejected(
                 str(body.get("errorMessage") or body.get("ResponseDescription") or "rejected"),
@@ -321,9 +318,7 @@ class DarajaProvider:
                 "Occasion": reference,
             },
         )
-        if response.status_code >= 500:
-            raise ProviderUnreachable(f"daraja transaction status answered {response.status_code}")
-        body = response.json() if response.content else {}
+        body = json_object(response, "daraja transaction status", empty_ok=True)
         if response.status_code != 200 or str(body.get("ResponseCode")) != "0":
             raise ProviderRejected(
                 str(body.get("errorMessage") or body.get("ResponseDescription") or "rejected"),

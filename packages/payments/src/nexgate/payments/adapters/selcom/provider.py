@@ -19,6 +19,7 @@ import httpx
 
 from nexgate.kernel.errors import MalformedRequest
 from nexgate.kernel.money import Money
+from nexgate.payments.adapters.replies import json_object
 from nexgate.payments.adapters.selcom import signing
 from nexgate.payments.adapters.tls import tls_context
 from nexgate.payments.domain.methods import operator_of
@@ -81,14 +82,7 @@ class SelcomProvider:
                     response = await client.post(path, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderUnreachable(f"selcom {path}: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnreachable(f"selcom {path} answered {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderUnreachable(f"selcom {path}: not JSON") from None
-        if not isinstance(body, dict):
-            raise ProviderUnreachable(f"selcom {path}: unexpected body")
+        body = json_object(response, f"selcom {path}")
         return body
 
     async def collect(

@@ -18,6 +18,7 @@ import httpx
 
 from nexgate.kernel.errors import MalformedRequest
 from nexgate.kernel.money import Money
+from nexgate.payments.adapters.replies import json_object
 from nexgate.payments.adapters.tls import tls_context
 from nexgate.payments.domain.methods import operator_of
 from nexgate.payments.ports import (
@@ -83,14 +84,7 @@ class TemboProvider:
                 response = await client.post(path, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderUnreachable(f"tembo {path}: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnreachable(f"tembo {path} answered {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderUnreachable(f"tembo {path}: not JSON") from None
-        if not isinstance(body, dict):
-            raise ProviderUnreachable(f"tembo {path}: unexpected body")
+        body = json_object(response, f"tembo {path}")
         if response.status_code >= 400:
             raise ProviderRejected(
                 str(body.get("message", response.status_code)), code=str(body.get("code", ""))
