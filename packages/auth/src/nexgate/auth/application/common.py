@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from nexgate.auth.application.services import AuthServices, ChallengeView, SignedIn, Tokens
 from nexgate.auth.domain.accounts import Account, Channel
@@ -27,7 +27,7 @@ from nexgate.auth.domain.sessions import (
     mask_ip,
 )
 from nexgate.auth.ports import AuthTx
-from nexgate.contracts.auth import NewDeviceSignedIn, OtpRequested, SessionRevoked
+from nexgate.contracts.auth import LoginLocked, NewDeviceSignedIn, OtpRequested, SessionRevoked
 from nexgate.kernel.errors import NotAuthenticated
 from nexgate.kernel.ids import new_id
 
@@ -195,3 +195,11 @@ async def sweep_pending_accounts(svc: AuthServices) -> int:
     """Registrations never verified within 24 hours go (their identifiers become free)."""
     async with svc.uow() as tx:
         return await tx.accounts.delete_stale_pending(svc.clock.now() - PENDING_ACCOUNT_TTL)
+
+
+async def announce_lock(svc: AuthServices, user_id: uuid.UUID, lock_s: int) -> None:
+    """A password lock began on a real account: tell its owner (``auth.login_locked.v1``)."""
+    async with svc.uow() as tx:
+        await tx.outbox.add(
+            LoginLocked(user_id=user_id, locked_until=svc.clock.now() + timedelta(seconds=lock_s))
+        )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from nexgate.auth.application.common import (
+    announce_lock,
     invalid_credentials,
     issue_challenge,
     limit_code_send,
@@ -19,7 +20,7 @@ from nexgate.auth.domain.accounts import Account, AccountStatus, Channel, parse_
 from nexgate.auth.domain.challenges import Purpose, too_many_attempts
 from nexgate.auth.domain.sessions import REFRESH_GRACE, Device, RefreshToken, Session
 from nexgate.auth.ports import AuthTx
-from nexgate.contracts.auth import LoginLocked, UserReactivated
+from nexgate.contracts.auth import UserReactivated
 from nexgate.kernel.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from nexgate.kernel.ids import new_id
 from nexgate.kernel.security.principal import Principal
@@ -58,13 +59,7 @@ async def login(
     if account is None or not correct:
         lock_s = await svc.lockout.failed(lock_key)
         if lock_s and account is not None:
-            async with svc.uow() as tx:
-                until = svc.clock.now().timestamp() + lock_s
-                await tx.outbox.add(
-                    LoginLocked(
-                        user_id=account.id, locked_until=datetime.fromtimestamp(until, svc.clock.now().tzinfo)
-                    )
-                )
+            await announce_lock(svc, account.id, lock_s)
         raise invalid_credentials()
     await svc.lockout.clear(lock_key)
     assert account.password_hash is not None

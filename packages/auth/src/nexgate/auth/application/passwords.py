@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
-from nexgate.auth.application.common import check_code, issue_challenge, limit_code_send, revoke_sessions
+from nexgate.auth.application.common import (
+    announce_lock,
+    check_code,
+    issue_challenge,
+    limit_code_send,
+    revoke_sessions,
+)
 from nexgate.auth.application.services import AuthServices, ChallengeView, hashed
 from nexgate.auth.domain.accounts import Account, AccountStatus, clean_password, parse_identifier
 from nexgate.auth.domain.challenges import MAX_ATTEMPTS, Purpose, challenge_expired, too_many_attempts
-from nexgate.contracts.auth import LoginLocked, PasswordChanged
+from nexgate.contracts.auth import PasswordChanged
 from nexgate.kernel.errors import FieldProblem, NotFound, ValidationFailed
 from nexgate.kernel.security.principal import Principal
 
@@ -98,9 +103,7 @@ async def check_own_password(
         return
     lock_s = max([await svc.lockout.failed(k) for k in keys])
     if lock_s:
-        now = svc.clock.now()
-        async with svc.uow() as tx:
-            await tx.outbox.add(LoginLocked(user_id=account.id, locked_until=now + timedelta(seconds=lock_s)))
+        await announce_lock(svc, account.id, lock_s)
     raise ValidationFailed(
         "The password is not right.", code=code, errors=[FieldProblem(path, "is not right")]
     )
